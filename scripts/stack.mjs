@@ -1,0 +1,284 @@
+#!/usr/bin/env node
+// Local stack: the project's own Redis and Cassandra 5, idempotent, all state under .stack/.
+// Usage: node scripts/stack.mjs up|down|status [--nodes 3]
+// Dependency-free on purpose: it runs before `npm install` has.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const stackDir = path.join(root, '.stack');
+const deployDir = path.join(root, 'deploy');
+
+export const REDIS_PORT = Number(process.env.STACK_REDIS_PORT ?? 6390);
+// The single node and the 3-node cluster use different ports so the cluster's fault tests can run while
+// the development node serves everything else.
+export const SINGLE = { name: 'single', nodes: 1, nativePort: 9042, storagePort: 7000 };
+export const CLUSTER = { name: 'cluster', nodes: 3, nativePort: 9142, storagePort: 7100 };
+const CASSANDRA_HEAP = process.env.STACK_CASSANDRA_HEAP ?? '1G';
+
+const log = (...a) => console.log('[stack]', ...a);
+
+function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}`);
+}
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function readPid(file) {
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+function portOpen(host, port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.setTimeout(1000);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('timeout', () => { s.destroy(); resolve(false); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------- Redis ----------
+
+function ensureRedisInstalled() {
+  if (has('redis-server')) return;
+  log('redis-server missing: installing Debian package redis-server');
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+  const run = (args) => sh(sudo[0] ?? args[0], sudo.length ? args : args.slice(1));
+  run(['apt-get', 'update', '-q']);
+  run(['apt-get', 'install', '-y', '-q', 'redis-server']);
+}
+
+async function redisUp() {
+  const dir = path.join(stackDir, 'redis');
+  const pidFile = path.join(dir, 'redis.pid');
+  if (readPid(pidFile) && (await redisPing())) {
+    log(`redis already up on 127.0.0.1:${REDIS_PORT}`);
+    return false;
+  }
+  ensureRedisInstalled();
+  fs.mkdirSync(dir, { recursive: true });
+  sh('redis-server', [
+    path.join(deployDir, 'redis', 'redis.conf'),
+    '--port', String(REDIS_PORT),
+    '--dir', dir,
+    '--pidfile', pidFile,
+    '--logfile', path.join(dir, 'redis.log'),
+    '--daemonize', 'yes',
+  ]);
+  for (let i = 0; i < 100; i++) {
+    if (await redisPing()) {
+      log(`redis up on 127.0.0.1:${REDIS_PORT}`);
+      return true;
+    }
+    await sleep(100);
+  }
+  throw new Error(`redis did not answer PING on ${REDIS_PORT}; see ${dir}/redis.log`);
+}
+
+function redisPing() {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port: REDIS_PORT });
+    s.setTimeout(1000);
+    s.once('connect', () => s.write('PING\r\n'));
+    s.once('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
+    s.once('timeout', () => { s.destroy(); resolve(false); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function redisDown() {
+  const pid = readPid(path.join(stackDir, 'redis', 'redis.pid'));
+  if (!pid) return log('redis not running');
+  spawnSync('redis-cli', ['-p', String(REDIS_PORT), 'shutdown'], { stdio: 'ignore' });
+  log('redis stopped');
+}
+
+// ---------- Cassandra ----------
+
+const libDir = path.join(stackDir, 'cassandra', 'lib');
+
+function ensureCassandraJars() {
+  const marker = path.join(libDir, '.complete');
+  if (fs.existsSync(marker)) return;
+  log('resolving cassandra-all and its dependencies from Maven Central (first run only)');
+  fs.mkdirSync(libDir, { recursive: true });
+  sh('mvn', [
+    '-B', '-q', '-f', path.join(deployDir, 'cassandra', 'pom.xml'),
+    'dependency:copy-dependencies', `-DoutputDirectory=${libDir}`, '-DincludeScope=runtime',
+  ]);
+  fs.writeFileSync(marker, new Date().toISOString());
+}
+
+function clusterDir(topology) {
+  return path.join(stackDir, 'cassandra', topology.name);
+}
+
+// Murmur3 tokens spread evenly, one per node (num_tokens: 1 keeps start-up quick).
+function initialToken(i, n) {
+  const span = 2n ** 64n;
+  return String(-(2n ** 63n) + (span / BigInt(n)) * BigInt(i));
+}
+
+function writeYaml(topology, i, nodeDir) {
+  const template = fs.readFileSync(path.join(deployDir, 'cassandra', 'cassandra.yaml'), 'utf8');
+  const yaml = template
+    .replaceAll('${CLUSTER_NAME}', `internal-transfer-${topology.name}`)
+    .replaceAll('${ADDRESS}', `127.0.0.${i + 1}`)
+    .replaceAll('${SEED}', `127.0.0.1:${topology.storagePort}`)
+    .replaceAll('${STORAGE_PORT}', String(topology.storagePort))
+    .replaceAll('${NATIVE_PORT}', String(topology.nativePort))
+    .replaceAll('${INITIAL_TOKEN}', initialToken(i, topology.nodes));
+  const file = path.join(nodeDir, 'cassandra.yaml');
+  fs.writeFileSync(file, yaml);
+  return file;
+}
+
+function jvmArgs(nodeDir, yamlFile) {
+  const opts = fs
+    .readFileSync(path.join(deployDir, 'cassandra', 'jvm17-server.options'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  const jamm = fs.readdirSync(libDir).find((f) => /^jamm-.*\.jar$/.test(f));
+  return [
+    `-Xms${CASSANDRA_HEAP}`, `-Xmx${CASSANDRA_HEAP}`,
+    ...opts,
+    `-javaagent:${path.join(libDir, jamm)}`,
+    '-Dcassandra-foreground=yes',
+    `-Dcassandra.storagedir=${path.join(nodeDir, 'data')}`,
+    `-Dcassandra.logdir=${path.join(nodeDir, 'logs')}`,
+    `-Dcassandra.config=file://${yamlFile}`,
+    `-Dlogback.configurationFile=${path.join(deployDir, 'cassandra', 'logback.xml')}`,
+    '-Dcassandra.skip_wait_for_gossip_to_settle=0',
+    '-Dcassandra.unsafesystem=true',
+    '-cp', path.join(libDir, '*'),
+    'org.apache.cassandra.service.CassandraDaemon',
+  ];
+}
+
+function startNode(topology, i) {
+  const nodeDir = path.join(clusterDir(topology), `node${i + 1}`);
+  const pidFile = path.join(nodeDir, 'cassandra.pid');
+  if (readPid(pidFile)) return { nodeDir, started: false };
+  fs.mkdirSync(path.join(nodeDir, 'logs'), { recursive: true });
+  const yamlFile = writeYaml(topology, i, nodeDir);
+  const out = fs.openSync(path.join(nodeDir, 'logs', 'stdout.log'), 'a');
+  const child = spawn('java', jvmArgs(nodeDir, yamlFile), { detached: true, stdio: ['ignore', out, out] });
+  fs.writeFileSync(pidFile, String(child.pid));
+  child.unref();
+  return { nodeDir, started: true };
+}
+
+async function waitForCql(host, port, nodeDir, timeoutMs = 240_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await portOpen(host, port)) return;
+    if (!readPid(path.join(nodeDir, 'cassandra.pid'))) {
+      throw new Error(`cassandra at ${host} exited during start; see ${nodeDir}/logs/system.log`);
+    }
+    await sleep(500);
+  }
+  throw new Error(`cassandra at ${host}:${port} did not open CQL within ${timeoutMs} ms`);
+}
+
+async function cassandraUp(topology) {
+  ensureCassandraJars();
+  const t0 = Date.now();
+  let startedAny = false;
+  // The seed first; the others join once it serves, all together (no data to stream: auto_bootstrap off).
+  const seed = startNode(topology, 0);
+  startedAny ||= seed.started;
+  await waitForCql('127.0.0.1', topology.nativePort, seed.nodeDir);
+  const rest = [];
+  for (let i = 1; i < topology.nodes; i++) {
+    const n = startNode(topology, i);
+    startedAny ||= n.started;
+    rest.push(waitForCql(`127.0.0.${i + 1}`, topology.nativePort, n.nodeDir));
+  }
+  await Promise.all(rest);
+  if (startedAny) log(`cassandra ${topology.name} (${topology.nodes} node) up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  else log(`cassandra ${topology.name} already up`);
+  return startedAny;
+}
+
+async function cassandraDown(topology) {
+  const dir = clusterDir(topology);
+  if (!fs.existsSync(dir)) return;
+  for (const node of fs.readdirSync(dir)) {
+    const pidFile = path.join(dir, node, 'cassandra.pid');
+    const pid = readPid(pidFile);
+    if (!pid) continue;
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && readPid(pidFile); i++) await sleep(200);
+    if (readPid(pidFile)) process.kill(pid, 'SIGKILL');
+    log(`cassandra ${topology.name}/${node} stopped`);
+  }
+}
+
+export function nodePid(topology, i) {
+  return readPid(path.join(clusterDir(topology), `node${i + 1}`, 'cassandra.pid'));
+}
+
+export { startNode, waitForCql, cassandraUp, cassandraDown, redisUp, redisDown };
+
+async function status() {
+  const redis = (await redisPing()) ? 'up' : 'down';
+  console.log(`redis      127.0.0.1:${REDIS_PORT}  ${redis}`);
+  for (const t of [SINGLE, CLUSTER]) {
+    for (let i = 0; i < t.nodes; i++) {
+      const host = `127.0.0.${i + 1}`;
+      const up = nodePid(t, i) && (await portOpen(host, t.nativePort));
+      console.log(`cassandra  ${host}:${t.nativePort}  ${t.name}/node${i + 1}  ${up ? 'up' : 'down'}`);
+    }
+  }
+}
+
+async function main() {
+  const [cmd = 'status', ...rest] = process.argv.slice(2);
+  const nodesArg = rest.indexOf('--nodes');
+  const nodes = nodesArg >= 0 ? Number(rest[nodesArg + 1]) : 1;
+  const topology = nodes === 3 ? CLUSTER : nodes === 1 ? SINGLE : undefined;
+  if (!topology) throw new Error('--nodes must be 1 or 3');
+  const only = rest.includes('--cassandra-only') ? 'cassandra' : rest.includes('--redis-only') ? 'redis' : undefined;
+  switch (cmd) {
+    case 'up': {
+      const started = [];
+      if (only !== 'cassandra' && (await redisUp())) started.push('redis');
+      if (only !== 'redis' && (await cassandraUp(topology))) started.push(`cassandra-${topology.name}`);
+      // Machine-readable last line so callers know what they must stop again.
+      console.log(`STARTED=${started.join(',')}`);
+      break;
+    }
+    case 'down':
+      if (only !== 'cassandra') redisDown();
+      if (only !== 'redis') await cassandraDown(topology);
+      break;
+    case 'status':
+      await status();
+      break;
+    default:
+      throw new Error(`unknown command ${cmd}; use up|down|status`);
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error('[stack]', e.message);
+    process.exit(1);
+  });
+}
