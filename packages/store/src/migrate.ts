@@ -1,0 +1,66 @@
+// Versioned, idempotent CQL migrations. Each `NNN_name.cql` file in a schema directory is applied once per
+// keyspace, in order, and recorded in `<keyspace>.schema_migrations` with a checksum so an edited,
+// already-applied file is refused instead of silently skipped.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type cassandra from 'cassandra-driver';
+import { replicationMap } from '@it/config';
+
+export interface MigrationResult {
+  keyspace: string;
+  applied: string[];
+  skipped: string[];
+}
+
+export function splitStatements(cql: string): string[] {
+  return cql
+    .split('\n')
+    .filter((line) => !line.trim().startsWith('--'))
+    .join('\n')
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+// The driver waits for schema agreement after every DDL statement (protocolOptions.maxSchemaAgreementWaitSeconds),
+// so each table exists on every node before the next statement or the version record.
+export async function migrate(
+  client: cassandra.Client,
+  opts: { keyspace: string; replication: string; dir: string },
+): Promise<MigrationResult> {
+  const { keyspace, dir } = opts;
+  const replication = JSON.stringify(replicationMap(opts.replication)).replaceAll('"', "'");
+  await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`);
+  await client.execute(
+    `CREATE TABLE IF NOT EXISTS ${keyspace}.schema_migrations (version text PRIMARY KEY, checksum text, applied_at timestamp)`,
+  );
+  await client.execute(`USE ${keyspace}`);
+
+  const applied = new Map<string, string>();
+  const rows = await client.execute(`SELECT version, checksum FROM ${keyspace}.schema_migrations`);
+  for (const r of rows.rows) applied.set(r.get('version') as string, r.get('checksum') as string);
+
+  const files = fs.readdirSync(dir).filter((f) => /^\d+_.+\.cql$/.test(f)).sort();
+  const result: MigrationResult = { keyspace, applied: [], skipped: [] };
+  for (const file of files) {
+    const cql = fs.readFileSync(path.join(dir, file), 'utf8');
+    const checksum = createHash('sha256').update(cql).digest('hex');
+    const done = applied.get(file);
+    if (done !== undefined) {
+      if (done !== checksum) throw new Error(`migration ${file} changed after it was applied to ${keyspace}`);
+      result.skipped.push(file);
+      continue;
+    }
+    for (const statement of splitStatements(cql)) {
+      await client.execute(statement);
+    }
+    await client.execute(
+      `INSERT INTO ${keyspace}.schema_migrations (version, checksum, applied_at) VALUES (?, ?, ?)`,
+      [file, checksum, new Date()],
+      { prepare: true },
+    );
+    result.applied.push(file);
+  }
+  return result;
+}

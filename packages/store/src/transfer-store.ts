@@ -1,0 +1,447 @@
+// The saga's source of truth: one Cassandra row per transfer, changed only by compare-and-set (LWT).
+import { randomUUID } from 'node:crypto';
+import cassandra from 'cassandra-driver';
+import { isState, isTerminal, type State } from '@it/fsm';
+import { CorruptRowError, InvalidTransferError, StoreUnavailableError, UnknownOutcomeError } from './errors.ts';
+
+const { types } = cassandra;
+
+export const ACCOUNTS = ['funding', 'trading'] as const;
+export type Account = (typeof ACCOUNTS)[number];
+
+export const MAX_AMOUNT = 2n ** 63n - 1n;
+export const MAX_USER_ID = 2n ** 63n - 1n;
+export const MAX_ASSET_ID = 2 ** 31 - 1;
+
+/** Active-index partition length. Tombstones of finished transfers stay within the minute they belong to. */
+export const EPOCH_MS = 60_000;
+/** An index entry whose transfer row is still missing this long after its epoch belongs to a failed create. */
+const ORPHAN_AFTER_EPOCHS = 5n;
+
+export interface NewTransfer {
+  reqId: string;
+  userId: bigint;
+  assetId: number;
+  amount: bigint;
+  source: Account;
+  target: Account;
+  /** First time the sweeper may pick the transfer up if no worker has moved it. */
+  nextAttemptAt: Date;
+  createdAt?: Date;
+}
+
+export interface TransferRecord {
+  reqId: string;
+  userId: bigint;
+  assetId: number;
+  amount: bigint;
+  source: Account;
+  target: Account;
+  state: State;
+  version: number;
+  transitionId: string;
+  error: string | null;
+  attempt: number;
+  nextAttemptAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface CompareAndSet {
+  /** The record as last read: its state and version are the condition. */
+  from: TransferRecord;
+  to: State;
+  error: string | null;
+  attempt: number;
+  /** Ignored (cleared) when `to` is terminal. */
+  nextAttemptAt: Date | null;
+}
+
+export type CasResult =
+  | { applied: true; record: TransferRecord }
+  | { applied: false; current: TransferRecord | undefined };
+
+export interface ScanStats {
+  epochs: number;
+  pages: number;
+  /** Rows Cassandra returned to the scan: epoch list, index entries and transfer rows. */
+  rowsRead: number;
+  active: number;
+  cleaned: number;
+  epochsDropped: number;
+}
+
+export interface TransferStoreOptions {
+  serialConsistency: number;
+  clock?: () => Date;
+}
+
+export function epochOf(date: Date): bigint {
+  return BigInt(Math.floor(date.getTime() / EPOCH_MS));
+}
+
+export function validateNewTransfer(t: NewTransfer): void {
+  if (t.amount <= 0n || t.amount > MAX_AMOUNT) throw new InvalidTransferError('amount must be in 1..2^63-1');
+  if (t.userId <= 0n || t.userId > MAX_USER_ID) throw new InvalidTransferError('user_id must be in 1..2^63-1');
+  if (!Number.isInteger(t.assetId) || t.assetId < 1 || t.assetId > MAX_ASSET_ID) {
+    throw new InvalidTransferError(`asset_id must be an integer in 1..${MAX_ASSET_ID}`);
+  }
+  if (!ACCOUNTS.includes(t.source) || !ACCOUNTS.includes(t.target) || t.source === t.target) {
+    throw new InvalidTransferError('source and target must be funding and trading, in either order');
+  }
+}
+
+function isAccount(v: unknown): v is Account {
+  return typeof v === 'string' && (ACCOUNTS as readonly string[]).includes(v);
+}
+
+function toRecord(row: cassandra.types.Row): TransferRecord {
+  const reqId = String(row.get('req_id'));
+  const state: unknown = row.get('state');
+  if (!isState(state)) throw new CorruptRowError(`transfer ${reqId} has unknown state ${JSON.stringify(state)}`);
+  const source: unknown = row.get('source');
+  const target: unknown = row.get('target');
+  if (!isAccount(source) || !isAccount(target)) {
+    throw new CorruptRowError(`transfer ${reqId} has unknown accounts ${String(source)} → ${String(target)}`);
+  }
+  const transitionId = row.get('transition_id') as cassandra.types.Uuid | null;
+  return {
+    reqId,
+    userId: row.get('user_id') as bigint,
+    assetId: row.get('asset_id') as number,
+    amount: row.get('amount') as bigint,
+    source,
+    target,
+    state,
+    version: row.get('version') as number,
+    transitionId: transitionId ? transitionId.toString() : '',
+    error: (row.get('error') as string | null) ?? null,
+    attempt: (row.get('attempt') as number | null) ?? 0,
+    nextAttemptAt: (row.get('next_attempt_at') as Date | null) ?? null,
+    createdAt: row.get('created_at') as Date,
+    updatedAt: row.get('updated_at') as Date,
+  };
+}
+
+/** Errors after which a conditional write certainly did not apply. Everything else is an unknown outcome. */
+function definitelyNotApplied(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: number }).code;
+  const rc = types.responseErrorCodes;
+  if (code === rc.unavailableException || code === rc.syntaxError || code === rc.invalid || code === rc.unauthorized) {
+    return true;
+  }
+  // The driver found no host to send to: nothing left the client.
+  if (err instanceof cassandra.errors.NoHostAvailableError) {
+    return Object.values(err.innerErrors as Record<string, unknown>).every(
+      (e) => e instanceof Error && 'requestNotWritten' in e && (e as { requestNotWritten?: boolean }).requestNotWritten === true,
+    );
+  }
+  return false;
+}
+
+const COLUMNS =
+  'req_id, user_id, asset_id, amount, source, target, state, version, transition_id, error, attempt, next_attempt_at, created_at, updated_at';
+
+export class TransferStore {
+  private readonly clock: () => Date;
+  private registeredEpoch: bigint | undefined;
+
+  constructor(
+    private readonly client: cassandra.Client,
+    private readonly opts: TransferStoreOptions,
+  ) {
+    this.clock = opts.clock ?? (() => new Date());
+  }
+
+  private wrap(err: unknown, what: string): never {
+    if (err instanceof CorruptRowError || err instanceof StoreUnavailableError) throw err;
+    throw new StoreUnavailableError(`cassandra: ${what} failed`, { cause: err });
+  }
+
+  async get(reqId: string, opts: { serial?: boolean } = {}): Promise<TransferRecord | undefined> {
+    let rs: cassandra.types.ResultSet;
+    try {
+      rs = await this.client.execute(`SELECT ${COLUMNS} FROM transfers WHERE req_id = ?`, [reqId], {
+        prepare: true,
+        isIdempotent: true,
+        ...(opts.serial ? { consistency: this.opts.serialConsistency } : {}),
+      });
+    } catch (err) {
+      this.wrap(err, 'read transfer');
+    }
+    const row = rs.first();
+    return row ? toRecord(row) : undefined;
+  }
+
+  /**
+   * Writes a new transfer in state `init`, or returns the existing one with that req_id. The active-index
+   * entry and the user's listing entry are written first, so no crash can leave a transfer the sweeper
+   * cannot find.
+   */
+  async create(t: NewTransfer): Promise<{ created: boolean; record: TransferRecord }> {
+    validateNewTransfer(t);
+    const createdAt = t.createdAt ?? this.clock();
+    const epoch = epochOf(createdAt);
+    const transitionId = randomUUID();
+    try {
+      await Promise.all([
+        this.registerEpoch(epoch),
+        this.client.execute('INSERT INTO active_transfers (epoch, req_id) VALUES (?, ?)', [epoch, t.reqId], {
+          prepare: true,
+          isIdempotent: true,
+        }),
+        this.client.execute(
+          'INSERT INTO transfers_by_user (user_id, created_at, req_id) VALUES (?, ?, ?)',
+          [t.userId, createdAt, t.reqId],
+          { prepare: true, isIdempotent: true },
+        ),
+      ]);
+    } catch (err) {
+      this.wrap(err, 'index new transfer');
+    }
+    const record: TransferRecord = {
+      ...t,
+      state: 'init',
+      version: 1,
+      transitionId,
+      error: null,
+      attempt: 0,
+      createdAt,
+      updatedAt: createdAt,
+    };
+    let applied: boolean;
+    try {
+      const rs = await this.client.execute(
+        `INSERT INTO transfers (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+        [
+          t.reqId, t.userId, t.assetId, t.amount, t.source, t.target, 'init', 1, transitionId, null, 0,
+          t.nextAttemptAt, createdAt, createdAt,
+        ],
+        { prepare: true, isIdempotent: false },
+      );
+      applied = rs.wasApplied();
+    } catch (err) {
+      if (definitelyNotApplied(err)) this.wrap(err, 'create transfer');
+      const current = await this.settle(t.reqId, err);
+      applied = current?.transitionId === transitionId;
+      if (!applied && current) return { created: false, record: current };
+    }
+    if (applied) return { created: true, record };
+    const current = await this.get(t.reqId, { serial: true });
+    if (!current) throw new StoreUnavailableError(`transfer ${t.reqId} neither created nor found`);
+    return { created: false, record: current };
+  }
+
+  /**
+   * Moves a transfer from `from.state`/`from.version` to `to`. A lost race returns the winner's row.
+   * A timeout with unknown outcome is settled by a SERIAL read of the transition marker, never retried blind.
+   */
+  async compareAndSet(req: CompareAndSet): Promise<CasResult> {
+    const { from } = req;
+    const now = this.clock();
+    const terminal = isTerminal(req.to);
+    const next: TransferRecord = {
+      ...from,
+      state: req.to,
+      version: from.version + 1,
+      transitionId: randomUUID(),
+      error: req.error,
+      attempt: req.attempt,
+      nextAttemptAt: terminal ? null : req.nextAttemptAt,
+      updatedAt: now,
+    };
+    let applied: boolean;
+    try {
+      const rs = await this.client.execute(
+        `UPDATE transfers SET state = ?, version = ?, transition_id = ?, error = ?, attempt = ?, next_attempt_at = ?, updated_at = ?
+         WHERE req_id = ? IF state = ? AND version = ?`,
+        [next.state, next.version, next.transitionId, next.error, next.attempt, next.nextAttemptAt, now, from.reqId, from.state, from.version],
+        { prepare: true, isIdempotent: false },
+      );
+      applied = rs.wasApplied();
+    } catch (err) {
+      if (definitelyNotApplied(err)) this.wrap(err, 'compare-and-set');
+      const current = await this.settle(from.reqId, err);
+      applied = current?.transitionId === next.transitionId;
+      if (!applied) return { applied: false, current };
+    }
+    if (!applied) return { applied: false, current: await this.get(from.reqId, { serial: true }) };
+    if (terminal) await this.unindex(next);
+    return { applied: true, record: next };
+  }
+
+  /** After a write with unknown outcome: a SERIAL read completes any in-flight Paxos round and tells. */
+  private async settle(reqId: string, cause: unknown): Promise<TransferRecord | undefined> {
+    try {
+      return await this.get(reqId, { serial: true });
+    } catch (err) {
+      if (err instanceof CorruptRowError) throw err;
+      throw new UnknownOutcomeError(`outcome of a write to transfer ${reqId} is unknown`, { cause: [cause, err] });
+    }
+  }
+
+  private async registerEpoch(epoch: bigint): Promise<void> {
+    // Only the current epoch is cached: the sweeper never drops it, so the cache cannot go stale.
+    if (epoch === this.registeredEpoch) return;
+    await this.client.execute('INSERT INTO active_epochs (shard, epoch) VALUES (0, ?)', [epoch], {
+      prepare: true,
+      isIdempotent: true,
+    });
+    if (epoch === epochOf(this.clock())) this.registeredEpoch = epoch;
+  }
+
+  /** Best effort: a failure leaves an entry the sweeper removes after checking the (terminal) row. */
+  private async unindex(record: TransferRecord): Promise<void> {
+    try {
+      await this.deleteEntry(epochOf(record.createdAt), record.reqId);
+    } catch {
+      // lazily cleaned by scanActive
+    }
+  }
+
+  private async deleteEntry(epoch: bigint, reqId: string): Promise<void> {
+    await this.client.execute('DELETE FROM active_transfers WHERE epoch = ? AND req_id = ?', [epoch, reqId], {
+      prepare: true,
+      isIdempotent: true,
+    });
+  }
+
+  /**
+   * Visits every non-terminal transfer through the active index, cleaning entries of finished or never-created
+   * transfers and forgetting epochs that hold no live entry. Cost follows the active set, not history.
+   */
+  async scanActive(
+    visit: (record: TransferRecord) => Promise<void> | void,
+    opts: { pageSize?: number } = {},
+  ): Promise<ScanStats> {
+    const pageSize = opts.pageSize ?? 500;
+    const current = epochOf(this.clock());
+    const stats: ScanStats = { epochs: 0, pages: 0, rowsRead: 0, active: 0, cleaned: 0, epochsDropped: 0 };
+    try {
+      const epochs = await this.client.execute('SELECT epoch FROM active_epochs WHERE shard = 0', [], {
+        prepare: true,
+        isIdempotent: true,
+      });
+      stats.rowsRead += epochs.rowLength;
+      for (const epochRow of epochs.rows) {
+        const epoch = epochRow.get('epoch') as bigint;
+        stats.epochs++;
+        let live = 0;
+        let pageState: string | undefined;
+        do {
+          const page = await this.client.execute(
+            'SELECT req_id FROM active_transfers WHERE epoch = ?',
+            [epoch],
+            { prepare: true, isIdempotent: true, fetchSize: pageSize, ...(pageState ? { pageState } : {}) },
+          );
+          stats.pages++;
+          stats.rowsRead += page.rowLength;
+          pageState = page.pageState ?? undefined;
+          const records = await Promise.all(page.rows.map((r) => this.get(String(r.get('req_id')))));
+          for (const [i, record] of records.entries()) {
+            const reqId = String(page.rows[i]?.get('req_id'));
+            if (record) stats.rowsRead++;
+            // Drop entries of finished transfers, of creates that never wrote their row, and strays a
+            // retried create left under another epoch (the row's own epoch holds its real entry).
+            const obsolete = record
+              ? isTerminal(record.state) || epochOf(record.createdAt) !== epoch
+              : epoch < current - ORPHAN_AFTER_EPOCHS;
+            if (obsolete) {
+              await this.deleteEntry(epoch, reqId);
+              stats.cleaned++;
+              continue;
+            }
+            live++;
+            if (record) {
+              stats.active++;
+              await visit(record);
+            }
+          }
+        } while (pageState);
+        if (live === 0 && epoch < current - 1n) {
+          await this.client.execute('DELETE FROM active_epochs WHERE shard = 0 AND epoch = ?', [epoch], {
+            prepare: true,
+            isIdempotent: true,
+          });
+          stats.epochsDropped++;
+        }
+      }
+    } catch (err) {
+      this.wrap(err, 'scan active transfers');
+    }
+    return stats;
+  }
+
+  /** A user's transfers, newest first; `cursor` is the opaque value the previous page returned. */
+  async listByUser(
+    userId: bigint,
+    limit: number,
+    cursor?: string,
+  ): Promise<{ items: TransferRecord[]; nextCursor: string | null }> {
+    try {
+      const rs = await this.client.execute('SELECT req_id FROM transfers_by_user WHERE user_id = ?', [userId], {
+        prepare: true,
+        isIdempotent: true,
+        fetchSize: limit,
+        ...(cursor ? { pageState: cursor } : {}),
+      });
+      const records = await Promise.all(rs.rows.map((r) => this.get(String(r.get('req_id')))));
+      return {
+        items: records.filter((r): r is TransferRecord => r !== undefined),
+        nextCursor: rs.pageState ?? null,
+      };
+    } catch (err) {
+      this.wrap(err, 'list transfers');
+    }
+  }
+
+  /**
+   * Claims (user, Idempotency-Key) for a new request. Returns the earlier claim when there is one, so the
+   * caller can replay it (same body) or refuse it (different body).
+   */
+  async claimIdempotencyKey(claim: {
+    userId: bigint;
+    key: string;
+    reqId: string;
+    requestHash: string;
+    createdAt: Date;
+    ttlSeconds: number;
+  }): Promise<{ claimed: true } | { claimed: false; reqId: string; requestHash: string; createdAt: Date }> {
+    const read = async (serial: boolean) => {
+      const rs = await this.client.execute(
+        'SELECT req_id, request_hash, created_at FROM idempotency_keys WHERE user_id = ? AND idem_key = ?',
+        [claim.userId, claim.key],
+        { prepare: true, isIdempotent: true, ...(serial ? { consistency: this.opts.serialConsistency } : {}) },
+      );
+      return rs.first();
+    };
+    let row: cassandra.types.Row | null;
+    try {
+      const rs = await this.client.execute(
+        `INSERT INTO idempotency_keys (user_id, idem_key, req_id, request_hash, created_at) VALUES (?, ?, ?, ?, ?)
+         IF NOT EXISTS USING TTL ?`,
+        [claim.userId, claim.key, claim.reqId, claim.requestHash, claim.createdAt, claim.ttlSeconds],
+        { prepare: true, isIdempotent: false },
+      );
+      if (rs.wasApplied()) return { claimed: true };
+      row = await read(true);
+    } catch (err) {
+      if (definitelyNotApplied(err)) this.wrap(err, 'claim idempotency key');
+      try {
+        row = await read(true);
+      } catch (err2) {
+        throw new UnknownOutcomeError('outcome of an idempotency claim is unknown', { cause: [err, err2] });
+      }
+    }
+    if (!row) throw new StoreUnavailableError('idempotency key neither claimed nor found');
+    const reqId = String(row.get('req_id'));
+    if (reqId === claim.reqId) return { claimed: true };
+    return {
+      claimed: false,
+      reqId,
+      requestHash: row.get('request_hash') as string,
+      createdAt: row.get('created_at') as Date,
+    };
+  }
+}
