@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// `npm test`: installs what is missing, brings the local stack up unless it already runs (or the
+// environment points at existing servers), migrates, runs every test project, and stops what it started.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureDeps } from './ensure-deps.mjs';
+import { SINGLE, cassandraDown, cassandraUp, redisDown, redisUp } from './stack.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const external = Boolean(process.env.CASSANDRA_CONTACT_POINTS || process.env.REDIS_URL);
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } });
+  return r.status ?? 1;
+}
+
+async function main() {
+  const t0 = Date.now();
+  ensureDeps();
+  const started = { redis: false, cassandra: false };
+  let status = 1;
+  try {
+    if (!external) {
+      started.redis = await redisUp();
+      started.cassandra = await cassandraUp(SINGLE);
+    }
+    status = run('npm', ['run', '--silent', 'migrate']);
+    if (status === 0) status = run('npx', ['vitest', 'run', ...process.argv.slice(2)]);
+  } finally {
+    if (started.cassandra) await cassandraDown(SINGLE);
+    if (started.redis) redisDown();
+  }
+  console.log(`[test] ${status === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  process.exit(status);
+}
+
+main().catch((e) => {
+  console.error('[test]', e);
+  process.exit(1);
+});
