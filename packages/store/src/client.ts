@@ -11,8 +11,13 @@ export function createCassandraClient(config: BaseConfig, keyspace?: string): ca
     config.CASSANDRA_USERNAME !== undefined
       ? { username: config.CASSANDRA_USERNAME, password: config.CASSANDRA_PASSWORD ?? '' }
       : undefined;
+  // Peers found through system.peers are dialled on protocolOptions.port (the driver does not read
+  // peers_v2's native_port), so a cluster on a non-default port needs it set from the contact points.
+  const ports = new Set(contactPoints.map((p) => /:(\d+)$/.exec(p)?.[1] ?? '9042'));
+  const port = ports.size === 1 ? Number([...ports][0]) : 9042;
   return new cassandra.Client({
     contactPoints,
+    protocolOptions: { port },
     localDataCenter: config.CASSANDRA_LOCAL_DC,
     ...(keyspace ? { keyspace } : {}),
     ...(credentials ? { credentials } : {}),

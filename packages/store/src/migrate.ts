@@ -23,8 +23,20 @@ export function splitStatements(cql: string): string[] {
     .filter(Boolean);
 }
 
-// The driver waits for schema agreement after every DDL statement (protocolOptions.maxSchemaAgreementWaitSeconds),
-// so each table exists on every node before the next statement or the version record.
+/**
+ * The driver waits for schema agreement after each DDL statement, but only up to
+ * maxSchemaAgreementWaitSeconds and without failing; a busy cluster needs longer, so wait here until every
+ * node reports the same schema version.
+ */
+async function waitForSchemaAgreement(client: cassandra.Client, timeoutMs = 120_000): Promise<void> {
+  const metadata = client.metadata as unknown as { checkSchemaAgreement(): Promise<boolean> };
+  const deadline = Date.now() + timeoutMs;
+  while (!(await metadata.checkSchemaAgreement())) {
+    if (Date.now() > deadline) throw new Error('schema versions did not converge across the cluster');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 export async function migrate(
   client: cassandra.Client,
   opts: { keyspace: string; replication: string; dir: string },
@@ -35,6 +47,7 @@ export async function migrate(
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${keyspace}.schema_migrations (version text PRIMARY KEY, checksum text, applied_at timestamp)`,
   );
+  await waitForSchemaAgreement(client);
   await client.execute(`USE ${keyspace}`);
 
   const applied = new Map<string, string>();
@@ -55,6 +68,7 @@ export async function migrate(
     for (const statement of splitStatements(cql)) {
       await client.execute(statement);
     }
+    await waitForSchemaAgreement(client);
     await client.execute(
       `INSERT INTO ${keyspace}.schema_migrations (version, checksum, applied_at) VALUES (?, ?, ?)`,
       [file, checksum, new Date()],

@@ -67,6 +67,8 @@ export interface ScanStats {
   /** Rows Cassandra returned to the scan: epoch list, index entries and transfer rows. */
   rowsRead: number;
   active: number;
+  /** Rows with a state this code does not know: reported, never processed, never cleaned. */
+  corrupt: string[];
   cleaned: number;
   epochsDropped: number;
 }
@@ -317,7 +319,7 @@ export class TransferStore {
   ): Promise<ScanStats> {
     const pageSize = opts.pageSize ?? 500;
     const current = epochOf(this.clock());
-    const stats: ScanStats = { epochs: 0, pages: 0, rowsRead: 0, active: 0, cleaned: 0, epochsDropped: 0 };
+    const stats: ScanStats = { epochs: 0, pages: 0, rowsRead: 0, active: 0, corrupt: [], cleaned: 0, epochsDropped: 0 };
     try {
       const epochs = await this.client.execute('SELECT epoch FROM active_epochs WHERE shard = 0', [], {
         prepare: true,
@@ -338,9 +340,23 @@ export class TransferStore {
           stats.pages++;
           stats.rowsRead += page.rowLength;
           pageState = page.pageState ?? undefined;
-          const records = await Promise.all(page.rows.map((r) => this.get(String(r.get('req_id')))));
+          // One corrupt row must not stop the sweep for every other transfer.
+          const records = await Promise.all(
+            page.rows.map((r) =>
+              this.get(String(r.get('req_id'))).catch((err: unknown) => {
+                if (err instanceof CorruptRowError) return err;
+                throw err;
+              }),
+            ),
+          );
           for (const [i, record] of records.entries()) {
             const reqId = String(page.rows[i]?.get('req_id'));
+            if (record instanceof CorruptRowError) {
+              stats.rowsRead++;
+              stats.corrupt.push(reqId);
+              live++;
+              continue;
+            }
             if (record) stats.rowsRead++;
             // Drop entries of finished transfers, of creates that never wrote their row, and strays a
             // retried create left under another epoch (the row's own epoch holds its real entry).
