@@ -1,0 +1,64 @@
+// BullMQ wiring shared by the API (producer), the workers and the sweeper: names, job ids, connections,
+// and the retry backoff policy. Redis is an accelerator here; Cassandra stays the source of truth.
+import { Queue, type JobsOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+
+export const TRANSFER_QUEUE = 'transfers';
+export const STEP_JOB = 'step';
+export const SWEEP_JOB = 'sweep';
+export const SWEEPER_SCHEDULER_ID = 'transfer-sweeper';
+
+export interface TransferJobData {
+  reqId: string;
+}
+
+/** One live job per transfer: BullMQ ignores an add while a job with this id exists. */
+export function jobIdFor(reqId: string): string {
+  return `transfer-${reqId}`;
+}
+
+export const STEP_JOB_OPTIONS: JobsOptions = {
+  // Completed jobs are removed at once so the same transfer can be enqueued again later; failed ones
+  // (a corrupt row) stay for operators to see in Bull Board.
+  removeOnComplete: true,
+  removeOnFail: false,
+  attempts: 1,
+};
+
+export type RedisRole = 'producer' | 'worker';
+
+/**
+ * Producers (the API) fail fast when Redis is down: the transfer is already durable in Cassandra and the
+ * sweeper will enqueue it. Workers block and reconnect forever, as BullMQ requires.
+ */
+export function createRedisConnection(url: string, role: RedisRole, extra: RedisOptions = {}): Redis {
+  return new Redis(url, {
+    ...(role === 'worker'
+      ? { maxRetriesPerRequest: null }
+      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 }),
+    ...extra,
+  });
+}
+
+export function createTransferQueue(connection: Redis, prefix: string): Queue<TransferJobData> {
+  return new Queue<TransferJobData>(TRANSFER_QUEUE, { connection, prefix });
+}
+
+export async function enqueueTransfer(queue: Queue<TransferJobData>, reqId: string): Promise<void> {
+  await queue.add(STEP_JOB, { reqId }, { ...STEP_JOB_OPTIONS, jobId: jobIdFor(reqId) });
+}
+
+export interface BackoffPolicy {
+  baseMs: number;
+  maxMs: number;
+}
+
+/**
+ * Exponential backoff with full jitter, capped: attempt 1 waits up to base, attempt n up to base·2^(n-1).
+ * `random` is injectable so the policy is testable.
+ */
+export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
+  const exp = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
+  // Half fixed, half jittered: spreads retries without ever retrying immediately.
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
