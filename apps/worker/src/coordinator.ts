@@ -1,0 +1,170 @@
+// Runs one saga step for a transfer: read the row, persist the intent when the FSM says so, make the one
+// adapter call the state names, and record its outcome with a compare-and-set. The FSM decides; this file
+// only performs.
+import { actionFor, isTerminal, transition, type Event, type Leg, type Operation, type State } from '@it/fsm';
+import type { AdapterOutcome, LedgerAdapter } from '@it/adapters';
+import type { Logger, Metrics } from '@it/observability';
+import { backoffDelay, type BackoffPolicy } from '@it/queue';
+import { CorruptRowError, type TransferRecord, type TransferStore } from '@it/store';
+
+export type StepResult =
+  /** Moved forward; run the next step at once. */
+  | { kind: 'progressed'; record: TransferRecord }
+  /** The call's outcome is unknown (or an anomaly): recorded, to be asked again at `retryAt`. */
+  | { kind: 'pending'; record: TransferRecord; retryAt: Date }
+  | { kind: 'terminal'; record: TransferRecord }
+  /** Another worker changed the row first; it owns this step. */
+  | { kind: 'lost'; current: TransferRecord | undefined }
+  | { kind: 'missing' }
+  /** The stored row cannot be read by this version: stop loudly, never guess. */
+  | { kind: 'corrupt'; error: CorruptRowError };
+
+export interface CoordinatorOptions {
+  backoff: BackoffPolicy;
+  /** How long a worker may hold a step before the sweeper considers the transfer abandoned. */
+  leaseMs: number;
+  logger: Logger;
+  metrics?: Metrics;
+  clock?: () => Date;
+  random?: () => number;
+}
+
+export type Adapters = Record<TransferRecord['source'], LedgerAdapter>;
+
+const EVENT_OF: Record<AdapterOutcome['kind'], Event> = { success: 'succeeded', failed: 'refused', pending: 'unknown' };
+
+export class Coordinator {
+  private readonly clock: () => Date;
+
+  constructor(
+    private readonly store: TransferStore,
+    private readonly adapters: Adapters,
+    private readonly opts: CoordinatorOptions,
+  ) {
+    this.clock = opts.clock ?? (() => new Date());
+  }
+
+  async step(reqId: string): Promise<StepResult> {
+    const started = process.hrtime.bigint();
+    let read: TransferRecord | undefined;
+    try {
+      read = await this.store.get(reqId);
+    } catch (err) {
+      if (err instanceof CorruptRowError) {
+        this.opts.metrics?.anomalies.inc({ kind: 'corrupt_row' });
+        this.opts.logger.error({ req_id: reqId, err: err.message }, 'transfer row unreadable: processing stopped');
+        return { kind: 'corrupt', error: err };
+      }
+      throw err;
+    }
+    if (!read) return { kind: 'missing' };
+    const from = read.state;
+    const result = await this.advance(read);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.opts.metrics?.stepDuration.observe({ from_state: from, result: result.kind }, seconds);
+    return result;
+  }
+
+  private async advance(record: TransferRecord): Promise<StepResult> {
+    if (isTerminal(record.state)) return { kind: 'terminal', record };
+    let current = record;
+    let action = actionFor(current.state);
+    if (action.kind === 'begin') {
+      // Intent before action: the state naming the call in flight is persisted before the call.
+      const begun = await this.move(current, 'begin', { error: current.error, attempt: 0 });
+      if (begun.kind !== 'progressed') return begun;
+      current = begun.record;
+      action = actionFor(current.state);
+    }
+    if (action.kind !== 'call') throw new Error(`state ${current.state} has no call to make`);
+    const outcome = await this.call(current, action.leg, action.op);
+    return this.record(current, outcome);
+  }
+
+  private async call(record: TransferRecord, leg: Leg, op: Operation): Promise<AdapterOutcome> {
+    const adapter = this.adapters[record[leg]];
+    const t0 = process.hrtime.bigint();
+    let outcome: AdapterOutcome;
+    try {
+      switch (op) {
+        case 'withdraw':
+        case 'deposit':
+          outcome = await adapter[op]({
+            reqId: record.reqId,
+            userId: record.userId,
+            assetId: record.assetId,
+            amount: record.amount,
+          });
+          break;
+        case 'commit':
+        case 'rollback':
+          outcome = await adapter[op](record.reqId);
+          break;
+      }
+    } catch (err) {
+      // An adapter that throws has not proven anything: unknown outcome.
+      outcome = { kind: 'pending', detail: err instanceof Error ? err.message : String(err) };
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    this.opts.metrics?.adapterCalls.observe({ service: adapter.name, operation: op, outcome: outcome.kind }, seconds);
+    this.opts.logger.debug({ req_id: record.reqId, service: adapter.name, op, outcome }, 'adapter call');
+    return outcome;
+  }
+
+  private async record(current: TransferRecord, outcome: AdapterOutcome): Promise<StepResult> {
+    const event = EVENT_OF[outcome.kind];
+    const t = transition(current.state, event);
+    if (!t.ok) throw new Error(`coordinator bug: ${t.reason}`);
+    if (event === 'unknown' || t.anomaly) {
+      const attempt = current.attempt + 1;
+      const retryAt = new Date(this.clock().getTime() + backoffDelay(attempt, this.opts.backoff, this.opts.random));
+      const error =
+        outcome.kind === 'pending'
+          ? `pending: ${outcome.detail}`
+          : `${t.anomaly ?? 'anomaly'}: ${outcome.kind === 'failed' ? outcome.reason : ''}`;
+      if (t.anomaly) {
+        this.opts.metrics?.anomalies.inc({ kind: current.state === 'finalizing' ? 'commit_refused' : 'rollback_refused' });
+        this.opts.logger.error({ req_id: current.reqId, state: current.state, error }, 'anomaly: retrying, needs attention');
+      }
+      const res = await this.store.compareAndSet({ from: current, to: t.to, error, attempt, nextAttemptAt: retryAt });
+      if (!res.applied) return this.lost(current, res.current);
+      return { kind: 'pending', record: res.record, retryAt };
+    }
+    // A definite refusal's reason is the transfer's message (failed / rolled_back); success keeps the last one.
+    const error = outcome.kind === 'failed' ? outcome.reason : current.error;
+    return this.move(current, event, { error, attempt: 0 });
+  }
+
+  private async move(
+    current: TransferRecord,
+    event: Event,
+    fields: { error: string | null; attempt: number },
+  ): Promise<StepResult> {
+    const t = transition(current.state, event);
+    if (!t.ok) throw new Error(`coordinator bug: ${t.reason}`);
+    const nextAttemptAt = new Date(this.clock().getTime() + this.opts.leaseMs);
+    const res = await this.store.compareAndSet({ from: current, to: t.to, ...fields, nextAttemptAt });
+    if (!res.applied) return this.lost(current, res.current);
+    this.opts.logger.info({ req_id: current.reqId, from: current.state, to: t.to }, 'transfer moved');
+    if (isTerminal(t.to)) {
+      this.finished(res.record, t.to);
+      return { kind: 'terminal', record: res.record };
+    }
+    return { kind: 'progressed', record: res.record };
+  }
+
+  private lost(current: TransferRecord, winner: TransferRecord | undefined): StepResult {
+    this.opts.metrics?.casConflicts.inc();
+    this.opts.logger.info(
+      { req_id: current.reqId, expected: current.state, found: winner?.state },
+      'lost a compare-and-set race: another worker moved the transfer',
+    );
+    return { kind: 'lost', current: winner };
+  }
+
+  private finished(record: TransferRecord, outcome: State): void {
+    this.opts.metrics?.transfersFinished.inc({ outcome });
+    const seconds = (record.updatedAt.getTime() - record.createdAt.getTime()) / 1000;
+    this.opts.metrics?.transferDuration.observe({ outcome }, Math.max(0, seconds));
+  }
+}

@@ -1,0 +1,3 @@
+export * from './coordinator.ts';
+export * from './sweeper.ts';
+export * from './worker.ts';

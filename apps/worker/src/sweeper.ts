@@ -1,0 +1,65 @@
+// The safety net: pages the active transfers from Cassandra and re-enqueues those whose next attempt is
+// overdue, so a flushed Redis, a lost job or a killed worker never strands a transfer. It also counts and
+// reports stuck and corrupt transfers; it never resolves anything by guessing.
+import type { Queue } from 'bullmq';
+import type { Logger, Metrics } from '@it/observability';
+import { enqueueTransfer, jobIdFor, type TransferJobData } from '@it/queue';
+import type { ScanStats, TransferStore } from '@it/store';
+
+export interface SweepReport extends ScanStats {
+  overdue: number;
+  enqueued: number;
+  stuck: string[];
+}
+
+export interface SweeperOptions {
+  stuckAfterMs: number;
+  logger: Logger;
+  metrics?: Metrics;
+  clock?: () => Date;
+}
+
+export async function sweep(store: TransferStore, queue: Queue<TransferJobData>, opts: SweeperOptions): Promise<SweepReport> {
+  const now = (opts.clock ?? (() => new Date()))();
+  let overdue = 0;
+  let enqueued = 0;
+  const stuck: string[] = [];
+  try {
+    const stats = await store.scanActive(async (record) => {
+      if (now.getTime() - record.createdAt.getTime() > opts.stuckAfterMs) {
+        stuck.push(record.reqId);
+        opts.logger.warn(
+          { req_id: record.reqId, state: record.state, attempt: record.attempt, error: record.error, created_at: record.createdAt },
+          'transfer stuck',
+        );
+      }
+      if (!record.nextAttemptAt || record.nextAttemptAt > now) return;
+      overdue++;
+      const jobId = jobIdFor(record.reqId);
+      const state = await queue.getJobState(jobId);
+      if (state === 'failed') {
+        // A job that failed (stalled too often, or the process died badly) would block re-adding its id.
+        const job = await queue.getJob(jobId);
+        await job?.retry('failed');
+      } else if (state === 'unknown') {
+        await enqueueTransfer(queue, record.reqId);
+      } else {
+        return; // a live job already carries it
+      }
+      enqueued++;
+      opts.logger.info({ req_id: record.reqId, state: record.state, job_state: state }, 'sweeper re-enqueued an overdue transfer');
+    });
+    for (const reqId of stats.corrupt) {
+      opts.logger.error({ req_id: reqId }, 'transfer row unreadable: left untouched for operators');
+    }
+    opts.metrics?.sweeperRuns.inc({ result: 'ok' });
+    opts.metrics?.sweeperRecovered.inc(enqueued);
+    opts.metrics?.activeTransfers.set(stats.active);
+    opts.metrics?.stuckTransfers.set(stuck.length);
+    opts.metrics?.corruptTransfers.set(stats.corrupt.length);
+    return { ...stats, overdue, enqueued, stuck };
+  } catch (err) {
+    opts.metrics?.sweeperRuns.inc({ result: 'error' });
+    throw err;
+  }
+}
