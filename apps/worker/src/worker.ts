@@ -99,6 +99,8 @@ export async function startWorker(
       // A step never legitimately stalls twice: keep retrying stalled jobs instead of failing them,
       // the saga makes repeated runs harmless.
       maxStalledCount: 10,
+      lockDuration: config.WORKER_LOCK_MS,
+      stalledInterval: config.WORKER_LOCK_MS,
     },
   );
   worker.on('failed', (job, err) => {

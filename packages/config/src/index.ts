@@ -67,6 +67,8 @@ export type ApiConfig = z.infer<typeof apiSchema>;
 
 const workerSchema = baseSchema.extend({
   WORKER_CONCURRENCY: positiveInt.max(256).default(16),
+  // BullMQ job lock; a worker that dies mid-step frees its job after this long (stalled-job check).
+  WORKER_LOCK_MS: positiveInt.min(1_000).default(30_000),
   FUNDING_URL: z.string().url().default('http://127.0.0.1:8081'),
   TRADING_URL: z.string().url().default('http://127.0.0.1:8082'),
   ADAPTER_TIMEOUT_MS: positiveInt.default(3_000),

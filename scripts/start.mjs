@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+// `npm start`: the whole product on one machine. Installs what is missing, brings the local stack up,
+// migrates, starts the reference ledgers, a worker and the API, funds demo accounts, and prints where
+// everything is plus a ready-to-paste curl. Ctrl-C stops everything it started.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureDeps } from './ensure-deps.mjs';
+import { SINGLE, cassandraDown, cassandraUp, redisDown, redisUp, REDIS_PORT } from './stack.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const external = Boolean(process.env.CASSANDRA_CONTACT_POINTS || process.env.REDIS_URL);
+// Must match @it/config's development defaults.
+const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
+const DEV_LEDGER_ADMIN_TOKEN = 'dev-ledger-admin-token';
+const DEMO_USER = '1001';
+
+const env = { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' };
+const API_URL = `http://127.0.0.1:${env.API_PORT ?? 8080}`;
+const FUNDING_URL = env.FUNDING_URL ?? 'http://127.0.0.1:8081';
+const TRADING_URL = env.TRADING_URL ?? 'http://127.0.0.1:8082';
+const children = [];
+const started = { redis: false, cassandra: false };
+
+const b64url = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+function devToken(sub) {
+  const now = Math.floor(Date.now() / 1000);
+  const unsigned = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub, iat: now, exp: now + 24 * 3600 })}`;
+  return `${unsigned}.${createHmac('sha256', env.JWT_SECRET ?? DEV_JWT_SECRET).update(unsigned).digest('base64url')}`;
+}
+
+function launch(name, script) {
+  const child = spawn(path.join(root, 'node_modules/.bin/tsx'), [script], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  child.on('exit', (code, signal) => {
+    if (!shuttingDown) {
+      console.error(`[start] ${name} exited (${signal ?? code}); stopping everything`);
+      void shutdown(1);
+    }
+  });
+  children.push({ name, child });
+}
+
+async function waitFor(url, what, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${what} did not become ready at ${url}`);
+}
+
+async function fund(ledgerUrl, userId, assetId, amount) {
+  const res = await fetch(`${ledgerUrl}/v1/admin/credit`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${env.LEDGER_ADMIN_TOKEN ?? DEV_LEDGER_ADMIN_TOKEN}` },
+    body: JSON.stringify({ user_id: userId, asset_id: assetId, amount }),
+  });
+  if (!res.ok) throw new Error(`funding demo account failed: ${res.status} ${await res.text()}`);
+}
+
+let shuttingDown = false;
+async function shutdown(code) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  console.log('\n[start] stopping…');
+  await Promise.all(
+    children.map(
+      ({ child }) =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', resolve);
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+        }),
+    ),
+  );
+  if (started.cassandra) await cassandraDown(SINGLE);
+  if (started.redis) redisDown();
+  process.exit(code);
+}
+
+async function main() {
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  ensureDeps();
+  if (!external) {
+    started.redis = await redisUp();
+    started.cassandra = await cassandraUp(SINGLE);
+  }
+  const migrated = spawnSync('npm', ['run', '--silent', 'migrate'], { cwd: root, env, stdio: 'inherit' });
+  if (migrated.status !== 0) throw new Error('migration failed');
+
+  launch('ledgers', 'apps/ledgers/src/main.ts');
+  await Promise.all([waitFor(`${FUNDING_URL}/livez`, 'funding ledger'), waitFor(`${TRADING_URL}/livez`, 'trading ledger')]);
+  launch('worker', 'apps/worker/src/main.ts');
+  launch('api', 'apps/api/src/main.ts');
+  await Promise.all([waitFor(`${API_URL}/readyz`, 'api'), waitFor('http://127.0.0.1:9465/readyz', 'worker')]);
+
+  await fund(FUNDING_URL, DEMO_USER, 1, '1000000');
+  await fund(TRADING_URL, DEMO_USER, 1, '1000000');
+
+  const token = devToken(DEMO_USER);
+  console.log(`
+Internal Transfer is running (Ctrl-C stops everything started here).
+
+  API                 ${API_URL}/api/v1/transfer
+  Bull Board          ${API_URL}/admin/queues   (user ${env.OPS_USER ?? 'ops'}, password ${env.OPS_PASSWORD ? '$OPS_PASSWORD' : 'dev-ops-password'})
+  API metrics         http://127.0.0.1:9464/metrics
+  Worker metrics      http://127.0.0.1:9465/metrics
+  Funding ledger      ${FUNDING_URL}/v1/balances/${DEMO_USER}/1
+  Trading ledger      ${TRADING_URL}/v1/balances/${DEMO_USER}/1
+  Redis               127.0.0.1:${REDIS_PORT}      Cassandra 127.0.0.1:9042
+
+Demo user ${DEMO_USER} holds 1000000 of asset 1 on each side. Move 2500 from Funding to Trading:
+
+curl -s -X POST ${API_URL}/api/v1/transfer \\
+  -H 'Authorization: Bearer ${token}' \\
+  -H 'Content-Type: application/json' -H "Idempotency-Key: demo-$(date +%s)" \\
+  -d '{"from":"funding","to":"trading","user_id":"${DEMO_USER}","asset_id":1,"amount":"2500"}'
+`);
+}
+
+main().catch((e) => {
+  console.error('[start]', e.message);
+  void shutdown(1);
+});

@@ -1,0 +1,138 @@
+// Crash tests with real processes: workers killed mid-call, Redis flushed with transfers in flight, two
+// workers handed the same transfer. Money is checked on the ledgers after each.
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadBaseConfig } from '@it/config';
+import { enqueueTransfer } from '@it/queue';
+import { createCassandraClient, serialConsistency, TransferStore } from '@it/store';
+import { eventually } from '../support/processes.ts';
+import { newUserId, Product, REDIS_URL, tokenFor } from '../support/product.ts';
+
+const TERMINAL = ['committed', 'rolled_back', 'failed'];
+const product = new Product({
+  basePort: 18280,
+  // Short lock and lease so a dead worker's transfer is recovered in seconds, not minutes.
+  workerEnv: { WORKER_LOCK_MS: '4000', STEP_LEASE_MS: '3000', SWEEPER_CRON: '*/2 * * * * *', ADAPTER_TIMEOUT_MS: '10000' },
+});
+const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test' });
+const cassandra = createCassandraClient(config, config.CASSANDRA_KEYSPACE);
+const store = new TransferStore(cassandra, { serialConsistency: serialConsistency(config) });
+
+beforeAll(() => product.start().then(() => undefined));
+afterAll(async () => {
+  await product.stop();
+  await cassandra.shutdown();
+});
+afterEach(async () => {
+  await product.setFaults('funding', { latency_ms: 0 });
+  await product.setFaults('trading', { latency_ms: 0 });
+});
+
+async function total(user: string) {
+  const f = await product.balance('funding', user, 1);
+  const t = await product.balance('trading', user, 1);
+  return { funding: f, trading: t };
+}
+
+describe('crashes', () => {
+  it('SIGKILL of a worker inside an adapter call: completes after restart, each leg applied once', async () => {
+    const user = newUserId();
+    const token = tokenFor(user);
+    await product.credit('funding', user, 1, 10_000n);
+    await product.setFaults('trading', { latency_ms: 3_000 });
+    const res = await product.transfer({ from: 'funding', to: 'trading', user_id: user, asset_id: 1, amount: '777' }, { token });
+    expect(res.status).toBe(202);
+    const reqId = res.body.req_id;
+    // The deposit call to Trading is in flight (intent persisted): kill the worker now.
+    await eventually('target call in flight', async () => (await store.get(reqId))?.state === 'target_pending', 20_000, 50);
+    const killed = product.workers.shift()!;
+    await killed.kill('SIGKILL');
+    await product.setFaults('trading', { latency_ms: 0 });
+    await product.startWorker();
+    await eventually('committed after restart', async () => (await store.get(reqId))?.state === 'committed', 60_000);
+    expect(await total(user)).toEqual({
+      funding: { available: 10_000n - 777n, frozen: 0n },
+      trading: { available: 777n, frozen: 0n },
+    });
+  });
+
+  it('FLUSHALL with 100 transfers in flight: all reach a terminal state through the sweeper, money conserved', async () => {
+    const users = Array.from({ length: 20 }, () => newUserId());
+    for (const u of users) {
+      await product.credit('funding', u, 1, 5_000n);
+      await product.credit('trading', u, 1, 5_000n);
+    }
+    await product.setFaults('funding', { latency_ms: 300 });
+    await product.setFaults('trading', { latency_ms: 300 });
+    const posts = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => {
+        const u = users[i % users.length]!;
+        const from = i % 2 === 0 ? 'funding' : 'trading';
+        return product.transfer(
+          { from, to: from === 'funding' ? 'trading' : 'funding', user_id: u, asset_id: 1, amount: String(10 + i) },
+          { token: tokenFor(u), headers: {} },
+        );
+      }),
+    );
+    expect(posts.every((p) => p.status === 202 || p.status === 200)).toBe(true);
+    const redis = new Redis(REDIS_URL);
+    await redis.flushall();
+    redis.disconnect();
+    await product.setFaults('funding', { latency_ms: 0 });
+    await product.setFaults('trading', { latency_ms: 0 });
+    const ids = posts.map((p) => p.body.req_id);
+    await eventually(
+      'all 100 terminal',
+      async () => (await Promise.all(ids.map((id) => store.get(id)))).every((r) => r && TERMINAL.includes(r.state)),
+      120_000,
+      1_000,
+    );
+    const records = await Promise.all(ids.map((id) => store.get(id)));
+    expect(records.every((r) => r?.state === 'committed')).toBe(true);
+    let sum = 0n;
+    for (const u of users) {
+      const b = await total(u);
+      expect(b.funding.frozen).toBe(0n);
+      expect(b.trading.frozen).toBe(0n);
+      sum += b.funding.available + b.trading.available;
+      // Each user's net move is the committed transfers' amounts.
+      const mine = records.filter((r) => r?.userId === BigInt(u));
+      const net = mine.reduce((acc, r) => acc + (r!.source === 'funding' ? r!.amount : -r!.amount), 0n);
+      expect(b.trading.available).toBe(5_000n + net);
+      expect(b.funding.available).toBe(5_000n - net);
+    }
+    expect(sum).toBe(BigInt(users.length) * 10_000n);
+  });
+
+  it('two workers given the same transfer at once: each leg applied once', async () => {
+    const user = newUserId();
+    await product.credit('trading', user, 1, 1_000n);
+    await product.setFaults('funding', { latency_ms: 400 });
+    await product.setFaults('trading', { latency_ms: 400 });
+    // A second worker on a queue of its own: both queues get the same transfer at the same moment.
+    const otherPrefix = `{e2e-other-${randomUUID().slice(0, 8)}}`;
+    const other = await product.startWorker({ QUEUE_PREFIX: otherPrefix, SWEEPER_ENABLED: 'false' });
+    const reqId = randomUUID();
+    await store.create({
+      reqId, userId: BigInt(user), assetId: 1, amount: 250n, source: 'trading', target: 'funding',
+      nextAttemptAt: new Date(Date.now() + 60_000),
+    });
+    const conn = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const queues = [new Queue('transfers', { connection: conn, prefix: product.prefix }), new Queue('transfers', { connection: conn, prefix: otherPrefix })];
+    try {
+      await Promise.all(queues.map((q) => enqueueTransfer(q, reqId)));
+      await eventually('committed', async () => (await store.get(reqId))?.state === 'committed', 30_000);
+    } finally {
+      await Promise.all(queues.map((q) => q.close()));
+      conn.disconnect();
+      await other.kill('SIGTERM');
+      product.workers = product.workers.filter((w) => w !== other);
+    }
+    expect(await total(user)).toEqual({
+      funding: { available: 250n, frozen: 0n },
+      trading: { available: 750n, frozen: 0n },
+    });
+  });
+});

@@ -1,0 +1,84 @@
+// Real processes for end-to-end and crash tests: each app runs as its own Node process (tsx), exactly as
+// `npm start` runs it, and can be killed and restarted.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface AppProcess {
+  name: string;
+  child: ChildProcess;
+  output: string[];
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const scripts = {
+  ledgers: 'apps/ledgers/src/main.ts',
+  worker: 'apps/worker/src/main.ts',
+  api: 'apps/api/src/main.ts',
+} as const;
+
+export async function startApp(
+  app: keyof typeof scripts,
+  env: Record<string, string>,
+  readyUrl: string,
+  name: string = app,
+): Promise<AppProcess> {
+  const child = spawn(path.join(root, 'node_modules/.bin/tsx'), [scripts[app]], {
+    cwd: root,
+    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const keep = (d: Buffer) => {
+    output.push(d.toString());
+    if (output.length > 200) output.shift();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const proc: AppProcess = {
+    name,
+    child,
+    output,
+    kill(signal = 'SIGTERM') {
+      return new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill(signal);
+      });
+    },
+  };
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited during start:\n${output.join('')}`);
+    try {
+      if ((await fetch(readyUrl)).ok) return proc;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await proc.kill('SIGKILL');
+  throw new Error(`${name} not ready at ${readyUrl}:\n${output.join('')}`);
+}
+
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+  intervalMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}

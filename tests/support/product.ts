@@ -1,0 +1,145 @@
+// The whole product as separate processes on test ports: reference ledgers, N workers and the API, on a
+// queue prefix of its own so runs never see each other's jobs.
+import { createHmac, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { startApp, type AppProcess } from './processes.ts';
+
+export const JWT_SECRET = 'e2e-test-secret-0123456789abcdef0123456789';
+export const ADMIN_TOKEN = 'e2e-ledger-admin-token-0123456789';
+export const REDIS_URL = 'redis://127.0.0.1:6390';
+
+export interface ProductOptions {
+  basePort: number;
+  workers?: number;
+  workerEnv?: Record<string, string>;
+  apiEnv?: Record<string, string>;
+  ledgerEnv?: Record<string, string>;
+}
+
+export type Ledger = 'funding' | 'trading';
+
+const b64url = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+export function tokenFor(sub: string, secret = JWT_SECRET): string {
+  const now = Math.floor(Date.now() / 1000);
+  const unsigned = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub, iat: now, exp: now + 3600 })}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+}
+
+let userCounter = BigInt(Date.now()) * 100n;
+export const newUserId = () => String(userCounter++);
+
+export class Product {
+  readonly prefix = `{e2e-${randomUUID().slice(0, 8)}}`;
+  readonly apiUrl: string;
+  readonly ledgerUrl: Record<Ledger, string>;
+  ledgers!: AppProcess;
+  api!: AppProcess;
+  workers: AppProcess[] = [];
+  private readonly ports;
+
+  constructor(private readonly opts: ProductOptions) {
+    const p = opts.basePort;
+    this.ports = { api: p, funding: p + 1, trading: p + 2, apiMetrics: p + 3, workerMetrics: p + 10 };
+    this.apiUrl = `http://127.0.0.1:${this.ports.api}`;
+    this.ledgerUrl = { funding: `http://127.0.0.1:${this.ports.funding}`, trading: `http://127.0.0.1:${this.ports.trading}` };
+  }
+
+  get baseEnv(): Record<string, string> {
+    return { QUEUE_PREFIX: this.prefix, REDIS_URL };
+  }
+
+  async start(): Promise<this> {
+    this.ledgers = await startApp(
+      'ledgers',
+      {
+        ...this.baseEnv, FUNDING_PORT: String(this.ports.funding), TRADING_PORT: String(this.ports.trading),
+        LEDGER_ADMIN_TOKEN: ADMIN_TOKEN, ...this.opts.ledgerEnv,
+      },
+      `${this.ledgerUrl.trading}/livez`,
+    );
+    for (let i = 0; i < (this.opts.workers ?? 1); i++) await this.startWorker();
+    this.api = await startApp(
+      'api',
+      {
+        ...this.baseEnv, API_PORT: String(this.ports.api), METRICS_PORT: String(this.ports.apiMetrics),
+        AUTH_MODE: 'jwt', JWT_SECRET, SYNC_WAIT_MS: '2000', ...this.opts.apiEnv,
+      },
+      `${this.apiUrl}/readyz`,
+    );
+    return this;
+  }
+
+  workerEnv(index: number, extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      ...this.baseEnv,
+      FUNDING_URL: this.ledgerUrl.funding,
+      TRADING_URL: this.ledgerUrl.trading,
+      METRICS_PORT: String(this.ports.workerMetrics + index),
+      BACKOFF_BASE_MS: '200',
+      BACKOFF_MAX_MS: '2000',
+      ...this.opts.workerEnv,
+      ...extra,
+    };
+  }
+
+  async startWorker(extra: Record<string, string> = {}): Promise<AppProcess> {
+    const index = this.workers.length;
+    const w = await startApp('worker', this.workerEnv(index, extra), `http://127.0.0.1:${this.ports.workerMetrics + index}/readyz`, `worker-${index}`);
+    this.workers.push(w);
+    return w;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.api, ...this.workers, this.ledgers].filter(Boolean).map((p) => p.kill('SIGTERM')));
+    const redis = new Redis(REDIS_URL);
+    try {
+      const keys = await redis.keys(`${this.prefix}*`);
+      if (keys.length) await redis.del(...keys);
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  async transfer(body: Record<string, unknown>, opts: { token?: string; headers?: Record<string, string> } = {}) {
+    const res = await fetch(`${this.apiUrl}/api/v1/transfer`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {}),
+        ...opts.headers,
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as { req_id: string; status: string; message: string | null } };
+  }
+
+  async getTransfer(reqId: string, token: string) {
+    const res = await fetch(`${this.apiUrl}/api/v1/transfer/${reqId}`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  async credit(ledger: Ledger, userId: string, assetId: number, amount: bigint): Promise<void> {
+    const res = await fetch(`${this.ledgerUrl[ledger]}/v1/admin/credit`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify({ user_id: userId, asset_id: assetId, amount: amount.toString() }),
+    });
+    if (!res.ok) throw new Error(`credit failed: ${res.status} ${await res.text()}`);
+  }
+
+  async balance(ledger: Ledger, userId: string, assetId: number): Promise<{ available: bigint; frozen: bigint }> {
+    const res = await fetch(`${this.ledgerUrl[ledger]}/v1/balances/${userId}/${assetId}`);
+    if (!res.ok) throw new Error(`balance failed: ${res.status}`);
+    const b = (await res.json()) as { available: string; frozen: string };
+    return { available: BigInt(b.available), frozen: BigInt(b.frozen) };
+  }
+
+  async setFaults(ledger: Ledger, faults: Record<string, number>): Promise<void> {
+    const res = await fetch(`${this.ledgerUrl[ledger]}/v1/admin/faults`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify(faults),
+    });
+    if (!res.ok) throw new Error(`faults failed: ${res.status} ${await res.text()}`);
+  }
+}
