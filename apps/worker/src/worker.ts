@@ -115,6 +115,10 @@ export async function startWorker(
       try {
         const existing = await queue.getJobScheduler(SWEEPER_SCHEDULER_ID);
         if (existing?.pattern === config.SWEEPER_CRON) return;
+        // Replicas starting together would race their upserts (BullMQ issues #2988, #3381): one wins a
+        // short Redis lock and upserts, the others see the scheduler on their next check.
+        const lock = await queueConnection.set(`${config.QUEUE_PREFIX}:${TRANSFER_QUEUE}:scheduler-lock`, process.pid, 'PX', 15_000, 'NX');
+        if (lock !== 'OK') return;
         await queue.upsertJobScheduler(
           SWEEPER_SCHEDULER_ID,
           { pattern: config.SWEEPER_CRON },

@@ -8,6 +8,11 @@ const { client, store } = testStore();
 afterAll(() => client.shutdown());
 
 describe('create and get', () => {
+  it('talks to a real Cassandra 5.0', async () => {
+    const rs = await client.execute('SELECT release_version FROM system.local');
+    expect(String(rs.first().get('release_version'))).toMatch(/^5\.0\.\d+$/);
+  });
+
   it('creates once; a second create with the same req_id returns the stored row', async () => {
     const t = newTransfer({ amount: MAX_AMOUNT });
     const first = await store.create(t);
