@@ -31,7 +31,8 @@ function devToken(sub) {
 }
 
 function launch(name, script) {
-  const child = spawn(path.join(root, 'node_modules/.bin/tsx'), [script], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  // node with tsx as a loader (not the tsx CLI, which adds a process between us and the app's signals).
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
   child.on('exit', (code, signal) => {
     if (!shuttingDown) {
       console.error(`[start] ${name} exited (${signal ?? code}); stopping everything`);

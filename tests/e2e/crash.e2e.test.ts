@@ -4,9 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadBaseConfig } from '@it/config';
 import { enqueueTransfer } from '@it/queue';
-import { createCassandraClient, serialConsistency, TransferStore } from '@it/store';
 import { eventually } from '../support/processes.ts';
 import { newUserId, Product, REDIS_URL, tokenFor } from '../support/product.ts';
 
@@ -16,9 +14,7 @@ const product = new Product({
   // Short lock and lease so a dead worker's transfer is recovered in seconds, not minutes.
   workerEnv: { WORKER_LOCK_MS: '4000', STEP_LEASE_MS: '3000', SWEEPER_CRON: '*/2 * * * * *', ADAPTER_TIMEOUT_MS: '10000' },
 });
-const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test' });
-const cassandra = createCassandraClient(config, config.CASSANDRA_KEYSPACE);
-const store = new TransferStore(cassandra, { serialConsistency: serialConsistency(config) });
+const { client: cassandra, store } = product.openStore();
 
 beforeAll(() => product.start().then(() => undefined));
 afterAll(async () => {
@@ -124,6 +120,14 @@ describe('crashes', () => {
     try {
       await Promise.all(queues.map((q) => enqueueTransfer(q, reqId)));
       await eventually('committed', async () => (await store.get(reqId))?.state === 'committed', 30_000);
+      // Both really ran it: one of them lost at least one compare-and-set to the other.
+      const conflicts = await Promise.all(
+        [product.workers[0]!, other].map(async (w) => {
+          const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text();
+          return Number(/^transfer_cas_conflicts_total\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+        }),
+      );
+      expect(conflicts[0]! + conflicts[1]!).toBeGreaterThanOrEqual(1);
     } finally {
       await Promise.all(queues.map((q) => q.close()));
       conn.disconnect();

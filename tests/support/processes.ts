@@ -8,6 +8,8 @@ export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 export interface AppProcess {
   name: string;
+  /** Port of the readiness URL (a worker's metrics/health listener). */
+  metricsPort: number;
   child: ChildProcess;
   output: string[];
   kill(signal?: NodeJS.Signals): Promise<number | null>;
@@ -25,7 +27,9 @@ export async function startApp(
   readyUrl: string,
   name: string = app,
 ): Promise<AppProcess> {
-  const child = spawn(path.join(root, 'node_modules/.bin/tsx'), [scripts[app]], {
+  // node itself with tsx as a loader, not the tsx CLI: the CLI runs the app in a child process, so a
+  // SIGKILL aimed at it would leave the real app running.
+  const child = spawn(process.execPath, ['--import', 'tsx', scripts[app]], {
     cwd: root,
     env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -39,6 +43,7 @@ export async function startApp(
   child.stderr?.on('data', keep);
   const proc: AppProcess = {
     name,
+    metricsPort: Number(new URL(readyUrl).port),
     child,
     output,
     kill(signal = 'SIGTERM') {

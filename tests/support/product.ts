@@ -2,6 +2,8 @@
 // queue prefix of its own so runs never see each other's jobs.
 import { createHmac, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { loadBaseConfig } from '@it/config';
+import { createCassandraClient, migrateAll, serialConsistency, TransferStore } from '@it/store';
 import { startApp, type AppProcess } from './processes.ts';
 
 export const JWT_SECRET = 'e2e-test-secret-0123456789abcdef0123456789';
@@ -28,8 +30,13 @@ export function tokenFor(sub: string, secret = JWT_SECRET): string {
 let userCounter = BigInt(Date.now()) * 100n;
 export const newUserId = () => String(userCounter++);
 
+/**
+ * Each product gets its own queue prefix and its own transfer keyspace: its sweeper must see only its own
+ * transfers, not those other tests left active in a shared keyspace.
+ */
 export class Product {
   readonly prefix = `{e2e-${randomUUID().slice(0, 8)}}`;
+  readonly keyspace = `e2e_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   readonly apiUrl: string;
   readonly ledgerUrl: Record<Ledger, string>;
   ledgers!: AppProcess;
@@ -45,10 +52,18 @@ export class Product {
   }
 
   get baseEnv(): Record<string, string> {
-    return { QUEUE_PREFIX: this.prefix, REDIS_URL };
+    return { QUEUE_PREFIX: this.prefix, REDIS_URL, CASSANDRA_KEYSPACE: this.keyspace };
+  }
+
+  /** A store on this product's keyspace, for tests that look at rows directly. */
+  openStore() {
+    const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test', CASSANDRA_KEYSPACE: this.keyspace });
+    const client = createCassandraClient(config, this.keyspace);
+    return { client, store: new TransferStore(client, { serialConsistency: serialConsistency(config) }) };
   }
 
   async start(): Promise<this> {
+    await migrateAll({ ...process.env, NODE_ENV: 'test', CASSANDRA_KEYSPACE: this.keyspace });
     this.ledgers = await startApp(
       'ledgers',
       {
@@ -91,6 +106,13 @@ export class Product {
 
   async stop(): Promise<void> {
     await Promise.all([this.api, ...this.workers, this.ledgers].filter(Boolean).map((p) => p.kill('SIGTERM')));
+    const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test' });
+    const cassandra = createCassandraClient(config);
+    try {
+      await cassandra.execute(`DROP KEYSPACE IF EXISTS ${this.keyspace}`);
+    } finally {
+      await cassandra.shutdown();
+    }
     const redis = new Redis(REDIS_URL);
     try {
       const keys = await redis.keys(`${this.prefix}*`);
