@@ -5,10 +5,10 @@ import { newTransfer, testStore } from './helpers.ts';
 // The sweeper's view: every non-terminal transfer exactly once, terminal ones never, and a cost that
 // does not grow with the number of finished transfers.
 
-// Each test gets its own keyspace-wide view, so run on a clock of our own, far from other tests' epochs.
+// A keyspace of our own, on a clock of our own.
 let now = new Date(Date.UTC(2031, 0, 1));
-const { client, store } = testStore(() => now);
-afterAll(() => client.shutdown());
+const { client, store, keyspace, close } = await testStore({ clock: () => now });
+afterAll(() => close());
 
 async function drive(record: TransferRecord, states: Parameters<TransferStore['compareAndSet']>[0]['to'][]) {
   let r = record;
@@ -115,7 +115,7 @@ describe('active index', () => {
     const start = now.getTime() - 120 * EPOCH_MS;
     const realNow = now;
     const n = Number(process.env.HISTORY_TRANSFERS ?? 100_000);
-    const local = testStore(); // its own clock per transfer below
+    const local = await testStore({ keyspace }); // real clock: createdAt is given per transfer below
     try {
       await pool(n, 64, async (i) => {
         const createdAt = new Date(start + Math.floor((i / n) * 120 * EPOCH_MS));
@@ -126,7 +126,7 @@ describe('active index', () => {
         if (!b.applied) throw new Error('unexpected race');
       });
     } finally {
-      await local.client.shutdown();
+      await local.close();
     }
 
     // Once the last of those minutes is two epochs old, one scan forgets the epochs that hold only

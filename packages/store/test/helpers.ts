@@ -1,12 +1,39 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadBaseConfig } from '@it/config';
-import { createCassandraClient, serialConsistency, TransferStore, type NewTransfer } from '../src/index.ts';
+import { createCassandraClient, migrate, serialConsistency, TransferStore, type NewTransfer } from '../src/index.ts';
 
-export function testStore(clock?: () => Date) {
-  const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test' });
-  const client = createCassandraClient(config, config.CASSANDRA_KEYSPACE);
-  const store = new TransferStore(client, { serialConsistency: serialConsistency(config), ...(clock ? { clock } : {}) });
-  return { client, store, config };
+const schemaDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../schema/transfer');
+
+/**
+ * A store on a keyspace of its own (migrated from schema/transfer, dropped by `close`), so what one test
+ * file counts in the active index is not disturbed by transfers other tests leave active. Pass `keyspace`
+ * to open a second store on an existing one.
+ */
+export async function testStore(opts: { clock?: () => Date; keyspace?: string } = {}) {
+  const keyspace = opts.keyspace ?? `store_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test', CASSANDRA_KEYSPACE: keyspace });
+  if (!opts.keyspace) {
+    const admin = createCassandraClient(config);
+    try {
+      await migrate(admin, { keyspace, replication: config.CASSANDRA_REPLICATION, dir: schemaDir });
+    } finally {
+      await admin.shutdown();
+    }
+  }
+  const client = createCassandraClient(config, keyspace);
+  const store = new TransferStore(client, { serialConsistency: serialConsistency(config), ...(opts.clock ? { clock: opts.clock } : {}) });
+  return {
+    client,
+    store,
+    config,
+    keyspace,
+    async close() {
+      if (!opts.keyspace) await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+      await client.shutdown();
+    },
+  };
 }
 
 let nextUser = BigInt(Date.now()) * 1000n;

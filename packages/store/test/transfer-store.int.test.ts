@@ -4,8 +4,8 @@ import { transition, type State } from '@it/fsm';
 import { CorruptRowError, InvalidTransferError, MAX_AMOUNT, type TransferRecord } from '../src/index.ts';
 import { newTransfer, testStore } from './helpers.ts';
 
-const { client, store } = testStore();
-afterAll(() => client.shutdown());
+const { client, store, close } = await testStore();
+afterAll(() => close());
 
 describe('create and get', () => {
   it('talks to a real Cassandra 5.0', async () => {
