@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueTransfer } from '@it/queue';
+import { enqueueTransfer, type TransferJobData } from '@it/queue';
 import { eventually } from '../support/processes.ts';
 import { newUserId, Product, REDIS_URL, tokenFor } from '../support/product.ts';
 
@@ -116,7 +116,7 @@ describe('crashes', () => {
       nextAttemptAt: new Date(Date.now() + 60_000),
     });
     const conn = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const queues = [new Queue('transfers', { connection: conn, prefix: product.prefix }), new Queue('transfers', { connection: conn, prefix: otherPrefix })];
+    const queues = [product.prefix, otherPrefix].map((prefix) => new Queue<TransferJobData>('transfers', { connection: conn, prefix }));
     try {
       await Promise.all(queues.map((q) => enqueueTransfer(q, reqId)));
       await eventually('committed', async () => (await store.get(reqId))?.state === 'committed', 30_000);

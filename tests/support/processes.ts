@@ -85,5 +85,6 @@ export async function eventually<T>(
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  const cause = last instanceof Error ? `: ${last.message}` : '';
+  throw new Error(`timed out waiting for ${what}${cause}`);
 }

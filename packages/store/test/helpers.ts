@@ -29,7 +29,7 @@ export async function testStore(opts: { clock?: () => Date; keyspace?: string } 
     store,
     config,
     keyspace,
-    async close() {
+    close: async () => {
       if (!opts.keyspace) await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
       await client.shutdown();
     },
