@@ -1,0 +1,92 @@
+// Who is calling (SPEC §4). jwt: a bearer token verified with a shared secret (HS256) or a remote JWKS, the
+// user is its `sub`. header: a trusted gateway sets the user id header. none: local development only (the
+// config refuses it in production); the user id then comes from the request itself.
+import type { Request } from 'express';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
+import type { ApiConfig } from '@it/config';
+import type { Logger } from '@it/observability';
+import { parseUserId } from './validation.ts';
+
+export type AuthOutcome =
+  | { ok: true; userId: bigint }
+  /** AUTH_MODE=none: the route takes the user id from the body or the query. */
+  | { ok: true; userId: undefined }
+  | { ok: false; status: 401 | 503; message: string };
+
+export interface Authenticator {
+  mode: ApiConfig['AUTH_MODE'];
+  authenticate(req: Request): Promise<AuthOutcome>;
+}
+
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i;
+
+export function createAuthenticator(config: ApiConfig, logger: Logger): Authenticator {
+  switch (config.AUTH_MODE) {
+    case 'none':
+      logger.warn('AUTH_MODE=none: any caller may act as any user (local development only)');
+      return { mode: 'none', authenticate: () => Promise.resolve({ ok: true, userId: undefined }) };
+    case 'header': {
+      const header = config.AUTH_USER_HEADER.toLowerCase();
+      return {
+        mode: 'header',
+        authenticate(req) {
+          const userId = parseUserId(req.get(header));
+          return Promise.resolve(
+            userId === undefined
+              ? { ok: false, status: 401, message: `authentication required: ${header} header missing or not a positive integer` }
+              : { ok: true, userId },
+          );
+        },
+      };
+    }
+    case 'jwt':
+      return jwtAuthenticator(config, logger);
+  }
+}
+
+function jwtAuthenticator(config: ApiConfig, logger: Logger): Authenticator {
+  const secret = config.JWT_SECRET ? new TextEncoder().encode(config.JWT_SECRET) : undefined;
+  const jwks = config.JWT_JWKS_URL
+    ? createRemoteJWKSet(new URL(config.JWT_JWKS_URL), { timeoutDuration: 3_000 })
+    : undefined;
+  if (!secret && !jwks) throw new Error('AUTH_MODE=jwt needs JWT_SECRET or JWT_JWKS_URL');
+  // HS256 tokens are checked against the secret, anything else against the JWKS; `algorithms` keeps a token
+  // from choosing a key type it should not (no `none`, no HS256 signed with a public key).
+  const getKey: JWTVerifyGetKey = (header, token) => {
+    if (header.alg === 'HS256' && secret) return secret;
+    if (jwks && header.alg !== 'HS256') return jwks(header, token);
+    throw new errors.JOSEAlgNotAllowed('unexpected "alg" (Algorithm) Header Parameter value');
+  };
+  const options: JWTVerifyOptions = {
+    algorithms: [...(secret ? ['HS256'] : []), ...(jwks ? ASYMMETRIC : [])],
+    // A token without an expiry would be valid forever once leaked.
+    requiredClaims: ['sub', 'exp'],
+    clockTolerance: 5,
+    ...(config.JWT_ISSUER ? { issuer: config.JWT_ISSUER } : {}),
+    ...(config.JWT_AUDIENCE ? { audience: config.JWT_AUDIENCE } : {}),
+  };
+  return {
+    mode: 'jwt',
+    async authenticate(req) {
+      const header = req.get('authorization');
+      if (!header) return { ok: false, status: 401, message: 'authentication required: Authorization: Bearer <token>' };
+      const token = BEARER.exec(header)?.[1];
+      if (!token) return { ok: false, status: 401, message: 'invalid token' };
+      try {
+        const { payload } = await jwtVerify(token, getKey, options);
+        const userId = parseUserId(payload.sub);
+        if (userId === undefined) return { ok: false, status: 401, message: 'invalid token: sub must be a positive integer user id' };
+        return { ok: true, userId };
+      } catch (err) {
+        // The key server being down is not the caller's fault: say so, and let them retry.
+        if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || !(err instanceof errors.JOSEError)) {
+          logger.error({ err }, 'token verification unavailable');
+          return { ok: false, status: 503, message: 'authentication temporarily unavailable, retry later' };
+        }
+        logger.debug({ code: err.code }, 'token refused');
+        return { ok: false, status: 401, message: err instanceof errors.JWTExpired ? 'token expired' : 'invalid token' };
+      }
+    },
+  };
+}
