@@ -1,0 +1,52 @@
+// The adapter contract kit against the reference ledgers, through the real HTTP adapter and the real
+// Cassandra: once with faults off, once with latency, errors before applying and lost responses.
+import { afterAll, beforeAll, describe } from 'vitest';
+import { createHttpAdapter } from '@it/adapters';
+import { defineAdapterContract, type LedgerKind } from '@it/contract-kit';
+import { ledgerAdminClient, type FaultSettings, type LedgerName, type RunningLedgers } from '../src/index.ts';
+import { newUserId, startTestLedgers, testConfig } from './helpers.ts';
+
+const config = testConfig();
+let ledgers: RunningLedgers;
+beforeAll(async () => {
+  ledgers = await startTestLedgers(config);
+});
+afterAll(async () => {
+  await ledgers?.close();
+});
+
+const admin = (ledger: LedgerName) => ledgerAdminClient(ledgers.urls[ledger], config.LEDGER_ADMIN_TOKEN);
+
+const CHAOS: Partial<FaultSettings> = {
+  latencyMs: 20,
+  latencyJitterMs: 30,
+  errorRate: 0.1,
+  dropResponseRate: 0.3,
+  seed: 20_250_101,
+};
+
+const KINDS: Record<LedgerName, LedgerKind> = { funding: 'two-phase', trading: 'single-phase' };
+
+for (const faults of [false, true]) {
+  for (const ledger of ['funding', 'trading'] as const) {
+    describe(`${ledger} ledger, faults ${faults ? 'on' : 'off'}`, () => {
+      beforeAll(async () => {
+        await admin(ledger).setFaults(faults ? CHAOS : {});
+      });
+      afterAll(async () => {
+        await admin(ledger).setFaults({});
+      });
+
+      defineAdapterContract({
+        name: `reference ${ledger} over HTTP`,
+        kind: KINDS[ledger],
+        faults,
+        unknownAssetId: 1_000_001,
+        newUserId,
+        makeAdapter: () => createHttpAdapter({ name: ledger, baseUrl: ledgers.urls[ledger], timeoutMs: 3_000 }),
+        credit: (u, a, amount) => admin(ledger).credit(u, a, amount),
+        balance: (u, a) => admin(ledger).balance(u, a),
+      });
+    });
+  }
+}

@@ -1,0 +1,251 @@
+// The HTTP adapter against a tiny local server that misbehaves on purpose: only a well-formed refusal may
+// become `failed`; every other surprise is `pending`.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpAdapter, type LedgerAdapter, type LedgerOperation } from '../src/index.ts';
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
+
+let handler: Handler = (_req, res) => res.end();
+const seen: { method: string; url: string; body: string }[] = [];
+const server = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks).toString('utf8');
+    seen.push({ method: req.method ?? '', url: req.url ?? '', body });
+    handler(req, res, body);
+  });
+});
+let baseUrl = '';
+const adapters: LedgerAdapter[] = [];
+
+function adapter(overrides: { timeoutMs?: number; retries?: number; baseUrl?: string } = {}) {
+  const a = createHttpAdapter({ name: 'test', baseUrl, timeoutMs: 1_000, ...overrides });
+  adapters.push(a);
+  return a;
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+const op: LedgerOperation = {
+  reqId: '2f1c6c0e-6f5e-4b7c-9a43-3a4c2b1d0e9f',
+  userId: 9_223_372_036_854_775_807n,
+  assetId: 7,
+  amount: 12_345_678_901_234_567n,
+};
+
+beforeAll(async () => {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterEach(async () => {
+  seen.length = 0;
+  await Promise.all(adapters.splice(0).map((a) => a.close()));
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+describe('definite answers', () => {
+  it('200 success → success; sends the contract body with bigints as decimal strings', async () => {
+    handler = (_req, res) => json(res, 200, { status: 'success', req_id: op.reqId });
+    expect(await adapter().withdraw(op)).toEqual({ kind: 'success' });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ method: 'POST', url: '/v1/withdraw' });
+    expect(JSON.parse(seen[0]!.body)).toEqual({
+      req_id: op.reqId,
+      user_id: '9223372036854775807',
+      asset_id: 7,
+      amount: '12345678901234567',
+    });
+  });
+
+  it.each([409, 422])('%i with a failed body → failed(reason)', async (status) => {
+    handler = (_req, res) => json(res, status, { status: 'failed', reason: 'insufficient_funds' });
+    expect(await adapter().withdraw(op)).toEqual({ kind: 'failed', reason: 'insufficient_funds' });
+  });
+
+  it('routes each operation to its path', async () => {
+    handler = (_req, res) => json(res, 200, { status: 'success' });
+    const a = adapter();
+    await a.deposit(op);
+    await a.commit(op.reqId);
+    await a.rollback(op.reqId);
+    await a.query(op.reqId);
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      'POST /v1/deposit',
+      'POST /v1/commit',
+      'POST /v1/rollback',
+      `GET /v1/ops/${op.reqId}`,
+    ]);
+    expect(JSON.parse(seen[1]!.body)).toEqual({ req_id: op.reqId });
+  });
+
+  it('keeps a path prefix of the base URL', async () => {
+    handler = (_req, res) => json(res, 200, { status: 'success' });
+    await adapter({ baseUrl: `${baseUrl}/ledger/funding/` }).commit(op.reqId);
+    expect(seen[0]?.url).toBe('/ledger/funding/v1/commit');
+  });
+
+  it('query maps success, failed and pending', async () => {
+    const a = adapter();
+    handler = (_req, res) => json(res, 200, { status: 'success', kind: 'withdraw', state: 'frozen' });
+    expect(await a.query(op.reqId)).toEqual({ kind: 'success' });
+    handler = (_req, res) => json(res, 200, { status: 'failed', reason: 'insufficient_funds' });
+    expect(await a.query(op.reqId)).toEqual({ kind: 'failed', reason: 'insufficient_funds' });
+    handler = (_req, res) => json(res, 200, { status: 'pending' });
+    expect((await a.query(op.reqId)).kind).toBe('pending');
+    handler = (_req, res) => json(res, 404, { status: 'not_found' });
+    expect((await a.query(op.reqId)).kind).toBe('pending');
+  });
+});
+
+describe('everything unprovable is pending', () => {
+  it.each([
+    ['400 (our own bug: the service never considered the operation)', 400, { status: 'invalid', error: 'amount: bad' }],
+    ['404', 404, { status: 'not_found' }],
+    ['408', 408, { status: 'failed', reason: 'timeout' }],
+    ['429', 429, { status: 'failed', reason: 'slow down' }],
+    ['500', 500, { status: 'failed', reason: 'boom' }],
+    ['200 with a failed body', 200, { status: 'failed', reason: 'x' }],
+    ['422 with a success body', 422, { status: 'success' }],
+    ['422 without a reason', 422, { status: 'failed' }],
+    ['422 with an empty reason', 422, { status: 'failed', reason: '' }],
+    ['200 with an unknown status', 200, { status: 'ok' }],
+    ['200 with an array', 200, [1, 2]],
+  ])('%s', async (_name, status, body) => {
+    handler = (_req, res) => json(res, status, body);
+    const out = await adapter({ retries: 0 }).withdraw(op);
+    expect(out.kind).toBe('pending');
+  });
+
+  it('garbage body', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"status":"succ');
+    };
+    expect((await adapter().withdraw(op)).kind).toBe('pending');
+  });
+
+  it('empty body', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.end();
+    };
+    expect((await adapter().commit(op.reqId)).kind).toBe('pending');
+  });
+
+  it('a reply larger than any contract reply', async () => {
+    handler = (_req, res) => json(res, 200, { status: 'success', pad: 'x'.repeat(200_000) });
+    expect((await adapter().withdraw(op)).kind).toBe('pending');
+  });
+
+  it('a service that never answers: pending within the timeout', async () => {
+    handler = () => undefined;
+    const t0 = Date.now();
+    const out = await adapter({ timeoutMs: 300 }).withdraw(op);
+    const took = Date.now() - t0;
+    expect(out.kind).toBe('pending');
+    if (out.kind === 'pending') expect(out.detail).toMatch(/no reply within 300 ms/);
+    expect(took).toBeGreaterThanOrEqual(290);
+    expect(took).toBeLessThan(1_500);
+  });
+
+  it('a reply whose body stalls half-way: pending within the timeout', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"status":');
+    };
+    const out = await adapter({ timeoutMs: 300 }).withdraw(op);
+    expect(out.kind).toBe('pending');
+  });
+
+  it('connection refused: pending', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const out = await adapter({ baseUrl: `http://127.0.0.1:${port}` }).withdraw(op);
+    expect(out.kind).toBe('pending');
+    if (out.kind === 'pending') expect(out.detail).toMatch(/ECONNREFUSED/);
+  });
+
+  it('a connection reset after the request was read: pending, never failed', async () => {
+    handler = (req) => req.socket.destroy();
+    const out = await adapter().withdraw(op);
+    expect(out.kind).toBe('pending');
+    // One retry inside the call: safe because the operation is idempotent by req_id.
+    expect(seen).toHaveLength(2);
+  });
+});
+
+describe('bounded retry inside one call', () => {
+  it('503 then 200 → success after one retry', async () => {
+    let n = 0;
+    handler = (_req, res) => (n++ === 0 ? json(res, 503, { status: 'error' }) : json(res, 200, { status: 'success' }));
+    expect(await adapter().withdraw(op)).toEqual({ kind: 'success' });
+    expect(seen).toHaveLength(2);
+  });
+
+  it('503 twice → pending after exactly one retry', async () => {
+    handler = (_req, res) => json(res, 503, { status: 'error' });
+    expect((await adapter().withdraw(op)).kind).toBe('pending');
+    expect(seen).toHaveLength(2);
+  });
+
+  it('retries: 0 means one attempt', async () => {
+    handler = (_req, res) => json(res, 503, { status: 'error' });
+    expect((await adapter({ retries: 0 }).withdraw(op)).kind).toBe('pending');
+    expect(seen).toHaveLength(1);
+  });
+
+  it('never retries a 500, a 4xx or a definite answer', async () => {
+    const a = adapter({ retries: 2 });
+    for (const [status, body] of [
+      [500, { status: 'error' }],
+      [400, { status: 'invalid' }],
+      [422, { status: 'failed', reason: 'insufficient_funds' }],
+    ] as const) {
+      seen.length = 0;
+      handler = (_req, res) => json(res, status, body);
+      await a.withdraw(op);
+      expect(seen).toHaveLength(1);
+    }
+  });
+
+  it('the timeout covers the retries too', async () => {
+    let n = 0;
+    handler = (_req, res) => {
+      if (n++ === 0) json(res, 503, { status: 'error' });
+      // the retry hangs
+    };
+    const t0 = Date.now();
+    const out = await adapter({ timeoutMs: 400, retries: 3 }).withdraw(op);
+    expect(out.kind).toBe('pending');
+    expect(Date.now() - t0).toBeLessThan(1_500);
+  });
+});
+
+describe('connections', () => {
+  it('reuses keep-alive connections', async () => {
+    const sockets = new Set<unknown>();
+    handler = (req, res) => {
+      sockets.add(req.socket);
+      json(res, 200, { status: 'success' });
+    };
+    const a = adapter();
+    for (let i = 0; i < 10; i++) await a.commit(op.reqId);
+    // undici's pool may open a second connection while the first is finishing; never one per request.
+    expect(sockets.size).toBeLessThanOrEqual(2);
+  });
+
+  it('refuses a base URL that is not http(s)', () => {
+    expect(() => createHttpAdapter({ name: 'x', baseUrl: 'ftp://example.com', timeoutMs: 100 })).toThrow(/http/);
+  });
+});
