@@ -66,8 +66,9 @@ function ensureRedisInstalled() {
 async function redisUp() {
   const dir = path.join(stackDir, 'redis');
   const pidFile = path.join(dir, 'redis.pid');
-  if (readPid(pidFile) && (await redisPing())) {
-    log(`redis already up on 127.0.0.1:${REDIS_PORT}`);
+  // Idempotent: whatever already answers on the port (this checkout's or another's) is used as is.
+  if (await redisPing()) {
+    log(`redis already up on 127.0.0.1:${REDIS_PORT}${readPid(pidFile) ? '' : ' (not started from this checkout)'}`);
     return false;
   }
   ensureRedisInstalled();
@@ -171,10 +172,12 @@ function jvmArgs(nodeDir, yamlFile) {
   ];
 }
 
-function startNode(topology, i) {
+async function startNode(topology, i) {
   const nodeDir = path.join(clusterDir(topology), `node${i + 1}`);
   const pidFile = path.join(nodeDir, 'cassandra.pid');
   if (readPid(pidFile)) return { nodeDir, started: false };
+  // A node already serving this address and port (e.g. from another checkout) is used as is.
+  if (await portOpen(`127.0.0.${i + 1}`, topology.nativePort)) return { nodeDir, started: false, foreign: true };
   fs.mkdirSync(path.join(nodeDir, 'logs'), { recursive: true });
   const yamlFile = writeYaml(topology, i, nodeDir);
   const out = fs.openSync(path.join(nodeDir, 'logs', 'stdout.log'), 'a');
@@ -184,11 +187,11 @@ function startNode(topology, i) {
   return { nodeDir, started: true };
 }
 
-async function waitForCql(host, port, nodeDir, timeoutMs = 240_000) {
+async function waitForCql(host, port, nodeDir, timeoutMs = 240_000, foreign = false) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await portOpen(host, port)) return;
-    if (!readPid(path.join(nodeDir, 'cassandra.pid'))) {
+    if (!foreign && !readPid(path.join(nodeDir, 'cassandra.pid'))) {
       throw new Error(`cassandra at ${host} exited during start; see ${nodeDir}/logs/system.log`);
     }
     await sleep(500);
@@ -201,14 +204,14 @@ async function cassandraUp(topology) {
   const t0 = Date.now();
   let startedAny = false;
   // The seed first; the others join once it serves, all together (no data to stream: auto_bootstrap off).
-  const seed = startNode(topology, 0);
+  const seed = await startNode(topology, 0);
   startedAny ||= seed.started;
-  await waitForCql('127.0.0.1', topology.nativePort, seed.nodeDir);
+  await waitForCql('127.0.0.1', topology.nativePort, seed.nodeDir, undefined, seed.foreign);
   const rest = [];
   for (let i = 1; i < topology.nodes; i++) {
-    const n = startNode(topology, i);
+    const n = await startNode(topology, i);
     startedAny ||= n.started;
-    rest.push(waitForCql(`127.0.0.${i + 1}`, topology.nativePort, n.nodeDir));
+    rest.push(waitForCql(`127.0.0.${i + 1}`, topology.nativePort, n.nodeDir, undefined, n.foreign));
   }
   await Promise.all(rest);
   if (startedAny) log(`cassandra ${topology.name} (${topology.nodes} node) up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
