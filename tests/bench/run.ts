@@ -7,9 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { loadBaseConfig } from '@it/config';
 import { jobIdFor, STEP_JOB, STEP_JOB_OPTIONS, type TransferJobData } from '@it/queue';
-import { createCassandraClient, serialConsistency, TransferStore } from '@it/store';
 import { root } from '../support/processes.ts';
 import { newUserId, Product, REDIS_URL, tokenFor } from '../support/product.ts';
 
@@ -22,27 +20,28 @@ const pct = (xs: number[], p: number) => {
 };
 
 async function main() {
-  const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test' });
-  const cassandra = createCassandraClient(config, config.CASSANDRA_KEYSPACE);
-  const store = new TransferStore(cassandra, { serialConsistency: serialConsistency(config) });
-
-  // Baseline: one LWT (compare-and-set) round trip, sequential.
-  const lwt: number[] = [];
-  const { record } = await store.create({
-    reqId: randomUUID(), userId: 1n, assetId: 1, amount: 1n, source: 'funding', target: 'trading', nextAttemptAt: new Date(),
-  });
-  let current = record;
-  for (let i = 0; i < 200; i++) {
-    const t0 = performance.now();
-    const r = await store.compareAndSet({ from: current, to: 'source_pending', error: null, attempt: i, nextAttemptAt: new Date() });
-    lwt.push(performance.now() - t0);
-    if (!r.applied) throw new Error('baseline CAS lost');
-    current = r.record;
-  }
-  const lwtMedian = pct(lwt, 50);
-
-  const product = await new Product({ basePort: 18480, workerEnv: { LOG_LEVEL: 'warn' }, apiEnv: { LOG_LEVEL: 'warn' } }).start();
+  const product = await new Product({
+    basePort: 18480,
+    workerEnv: { LOG_LEVEL: 'warn', SWEEPER_ENABLED: 'false' },
+    apiEnv: { LOG_LEVEL: 'warn' },
+  }).start();
+  const { client: cassandra, store } = product.openStore();
   try {
+    // Baseline: one LWT (compare-and-set) round trip, sequential.
+    const lwt: number[] = [];
+    const { record } = await store.create({
+      reqId: randomUUID(), userId: 1n, assetId: 1, amount: 1n, source: 'funding', target: 'trading', nextAttemptAt: new Date(),
+    });
+    let current = record;
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      const r = await store.compareAndSet({ from: current, to: 'source_pending', error: null, attempt: i, nextAttemptAt: new Date() });
+      lwt.push(performance.now() - t0);
+      if (!r.applied) throw new Error('baseline CAS lost');
+      current = r.record;
+    }
+    const lwtMedian = pct(lwt, 50);
+
     // 1. Synchronous happy path, one request at a time.
     const user = newUserId();
     const token = tokenFor(user);
@@ -55,7 +54,8 @@ async function main() {
       if (res.body.status !== 'committed') throw new Error(`sync transfer ended ${res.body.status}`);
     }
 
-    // 2. One worker's throughput: N transfers created up front, enqueued at once, timed until the queue drains.
+    // 2. One worker's throughput: N transfers created up front, enqueued at once, timed until the queue drains
+    //    (no sweeper here, so the only delayed jobs would be transfers waiting for a retry).
     const users = Array.from({ length: 50 }, () => newUserId());
     for (const u of users) await product.credit('funding', u, 1, 10n ** 12n);
     const ids: string[] = [];

@@ -130,6 +130,8 @@ describe('crashes', () => {
       expect(conflicts[0]! + conflicts[1]!).toBeGreaterThanOrEqual(1);
     } finally {
       await Promise.all(queues.map((q) => q.close()));
+      const leftovers = await conn.keys(`${otherPrefix}*`);
+      if (leftovers.length) await conn.del(...leftovers);
       conn.disconnect();
       await other.kill('SIGTERM');
       product.workers = product.workers.filter((w) => w !== other);
