@@ -118,7 +118,7 @@ Internal Transfer is running (Ctrl-C stops everything started here).
   Trading ledger      ${TRADING_URL}/v1/balances/${DEMO_USER}/1
   Redis               127.0.0.1:${REDIS_PORT}      Cassandra 127.0.0.1:9042
 
-Demo user ${DEMO_USER} holds 1000000 of asset 1 on each side. Move 2500 from Funding to Trading:
+Demo user ${DEMO_USER} was credited 1000000 of asset 1 on each side. Move 2500 from Funding to Trading:
 
 curl -s -X POST ${API_URL}/api/v1/transfer \\
   -H 'Authorization: Bearer ${token}' \\

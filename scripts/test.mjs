@@ -10,9 +10,36 @@ import { SINGLE, cassandraDown, cassandraUp, redisDown, redisUp } from './stack.
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const external = Boolean(process.env.CASSANDRA_CONTACT_POINTS || process.env.REDIS_URL);
 
+// Keyspaces of this run only: tests never disturb (or inherit) the development data `npm start` uses,
+// and every run starts from empty tables. Dropped at the end.
+const runId = Date.now().toString(36);
+const testEnv = {
+  ...process.env,
+  NODE_ENV: 'test',
+  CASSANDRA_KEYSPACE: process.env.CASSANDRA_KEYSPACE ?? `transfer_test_${runId}`,
+  CASSANDRA_LEDGER_KEYSPACE: process.env.CASSANDRA_LEDGER_KEYSPACE ?? `ledger_test_${runId}`,
+};
+
 function run(cmd, args) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } });
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: testEnv });
   return r.status ?? 1;
+}
+
+async function dropTestKeyspaces() {
+  const { default: cassandra } = await import('cassandra-driver');
+  const client = new cassandra.Client({
+    contactPoints: (testEnv.CASSANDRA_CONTACT_POINTS ?? '127.0.0.1:9042').split(','),
+    localDataCenter: testEnv.CASSANDRA_LOCAL_DC ?? 'datacenter1',
+  });
+  try {
+    for (const ks of [testEnv.CASSANDRA_KEYSPACE, testEnv.CASSANDRA_LEDGER_KEYSPACE]) {
+      if (!process.env.CASSANDRA_KEYSPACE && ks.includes(runId)) await client.execute(`DROP KEYSPACE IF EXISTS ${ks}`);
+    }
+  } catch (e) {
+    console.warn('[test] could not drop the test keyspaces:', e.message);
+  } finally {
+    await client.shutdown();
+  }
 }
 
 async function main() {
@@ -39,6 +66,7 @@ async function main() {
       }
     }
   } finally {
+    await dropTestKeyspaces();
     if (started.cassandra) await cassandraDown(SINGLE);
     if (started.redis) redisDown();
   }
