@@ -1,3 +1,5 @@
+import cassandra from 'cassandra-driver';
+
 /** Cassandra could not be reached or did not answer in time; the caller's request did not complete. */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
@@ -22,4 +24,21 @@ export class CorruptRowError extends Error {
 /** Input outside what the schema can hold (amount, asset id, user id). */
 export class InvalidTransferError extends Error {
   override name = 'InvalidTransferError';
+}
+
+/** Errors after which a conditional write certainly did not apply. Everything else is an unknown outcome. */
+export function definitelyNotApplied(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: number }).code;
+  const rc = cassandra.types.responseErrorCodes;
+  if (code === rc.unavailableException || code === rc.syntaxError || code === rc.invalid || code === rc.unauthorized) {
+    return true;
+  }
+  // The driver found no host to send to: nothing left the client.
+  if (err instanceof cassandra.errors.NoHostAvailableError) {
+    return Object.values(err.innerErrors as Record<string, unknown>).every(
+      (e) => e instanceof Error && 'requestNotWritten' in e && (e as { requestNotWritten?: boolean }).requestNotWritten === true,
+    );
+  }
+  return false;
 }

@@ -2,9 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import cassandra from 'cassandra-driver';
 import { isState, isTerminal, type State } from '@it/fsm';
-import { CorruptRowError, InvalidTransferError, StoreUnavailableError, UnknownOutcomeError } from './errors.ts';
+import { CorruptRowError, definitelyNotApplied, InvalidTransferError, StoreUnavailableError, UnknownOutcomeError } from './errors.ts';
 
-const { types } = cassandra;
 
 export const ACCOUNTS = ['funding', 'trading'] as const;
 export type Account = (typeof ACCOUNTS)[number];
@@ -123,23 +122,6 @@ function toRecord(row: cassandra.types.Row): TransferRecord {
     createdAt: row.get('created_at') as Date,
     updatedAt: row.get('updated_at') as Date,
   };
-}
-
-/** Errors after which a conditional write certainly did not apply. Everything else is an unknown outcome. */
-function definitelyNotApplied(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: number }).code;
-  const rc = types.responseErrorCodes;
-  if (code === rc.unavailableException || code === rc.syntaxError || code === rc.invalid || code === rc.unauthorized) {
-    return true;
-  }
-  // The driver found no host to send to: nothing left the client.
-  if (err instanceof cassandra.errors.NoHostAvailableError) {
-    return Object.values(err.innerErrors as Record<string, unknown>).every(
-      (e) => e instanceof Error && 'requestNotWritten' in e && (e as { requestNotWritten?: boolean }).requestNotWritten === true,
-    );
-  }
-  return false;
 }
 
 const COLUMNS =
