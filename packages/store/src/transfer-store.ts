@@ -29,13 +29,7 @@ export interface NewTransfer {
   createdAt?: Date;
 }
 
-export interface TransferRecord {
-  reqId: string;
-  userId: bigint;
-  assetId: number;
-  amount: bigint;
-  source: Account;
-  target: Account;
+export interface TransferRecord extends Omit<NewTransfer, 'nextAttemptAt' | 'createdAt'> {
   state: State;
   version: number;
   transitionId: string;
