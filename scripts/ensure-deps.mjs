@@ -15,3 +15,6 @@ export function ensureDeps() {
   const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('npm ci failed');
 }
+
+// `node scripts/ensure-deps.mjs` (CI, before `npm run check`).
+if (process.argv[1] === fileURLToPath(import.meta.url)) ensureDeps();

@@ -19,17 +19,30 @@ export const SINGLE = { name: 'single', nodes: 1, nativePort: 9042, storagePort:
 export const CLUSTER = { name: 'cluster', nodes: 3, nativePort: 9142, storagePort: 7100 };
 const CASSANDRA_HEAP = process.env.STACK_CASSANDRA_HEAP ?? '1G';
 
+/** @typedef {{ name: string, nodes: number, nativePort: number, storagePort: number }} Topology */
+
+/** @param {...unknown} a */
 const log = (...a) => console.log('[stack]', ...a);
 
+/**
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {import('node:child_process').SpawnSyncOptions} [opts]
+ */
 function sh(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}`);
 }
 
+/** @param {string} cmd */
 function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
+/**
+ * @param {string} file
+ * @returns {number | undefined}
+ */
 function readPid(file) {
   try {
     const pid = Number(fs.readFileSync(file, 'utf8').trim());
@@ -40,6 +53,11 @@ function readPid(file) {
   }
 }
 
+/**
+ * @param {string} host
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
 function portOpen(host, port) {
   return new Promise((resolve) => {
     const s = net.connect({ host, port });
@@ -50,6 +68,7 @@ function portOpen(host, port) {
   });
 }
 
+/** @type {(ms: number) => Promise<void>} */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------- Redis ----------
@@ -58,6 +77,7 @@ function ensureRedisInstalled() {
   if (has('redis-server')) return;
   log('redis-server missing: installing Debian package redis-server');
   const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+  /** @param {[string, ...string[]]} args */
   const run = (args) => sh(sudo[0] ?? args[0], sudo.length ? args : args.slice(1));
   run(['apt-get', 'update', '-q']);
   run(['apt-get', 'install', '-y', '-q', 'redis-server']);
@@ -91,6 +111,7 @@ async function redisUp() {
   throw new Error(`redis did not answer PING on ${REDIS_PORT}; see ${dir}/redis.log`);
 }
 
+/** @returns {Promise<boolean>} */
 function redisPing() {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port: REDIS_PORT });
@@ -125,16 +146,26 @@ function ensureCassandraJars() {
   fs.writeFileSync(marker, new Date().toISOString());
 }
 
+/** @param {Topology} topology */
 function clusterDir(topology) {
   return path.join(stackDir, 'cassandra', topology.name);
 }
 
 // Murmur3 tokens spread evenly, one per node (num_tokens: 1 keeps start-up quick).
+/**
+ * @param {number} i
+ * @param {number} n
+ */
 function initialToken(i, n) {
   const span = 2n ** 64n;
   return String(-(2n ** 63n) + (span / BigInt(n)) * BigInt(i));
 }
 
+/**
+ * @param {Topology} topology
+ * @param {number} i
+ * @param {string} nodeDir
+ */
 function writeYaml(topology, i, nodeDir) {
   const template = fs.readFileSync(path.join(deployDir, 'cassandra', 'cassandra.yaml'), 'utf8');
   const yaml = template
@@ -149,6 +180,10 @@ function writeYaml(topology, i, nodeDir) {
   return file;
 }
 
+/**
+ * @param {string} nodeDir
+ * @param {string} yamlFile
+ */
 function jvmArgs(nodeDir, yamlFile) {
   const opts = fs
     .readFileSync(path.join(deployDir, 'cassandra', 'jvm17-server.options'), 'utf8')
@@ -156,6 +191,7 @@ function jvmArgs(nodeDir, yamlFile) {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
   const jamm = fs.readdirSync(libDir).find((f) => /^jamm-.*\.jar$/.test(f));
+  if (!jamm) throw new Error(`no jamm-*.jar in ${libDir}`);
   return [
     `-Xms${CASSANDRA_HEAP}`, `-Xmx${CASSANDRA_HEAP}`,
     ...opts,
@@ -172,6 +208,10 @@ function jvmArgs(nodeDir, yamlFile) {
   ];
 }
 
+/**
+ * @param {Topology} topology
+ * @param {number} i
+ */
 async function startNode(topology, i) {
   const nodeDir = path.join(clusterDir(topology), `node${i + 1}`);
   const pidFile = path.join(nodeDir, 'cassandra.pid');
@@ -187,6 +227,13 @@ async function startNode(topology, i) {
   return { nodeDir, started: true };
 }
 
+/**
+ * @param {string} host
+ * @param {number} port
+ * @param {string} nodeDir
+ * @param {number} [timeoutMs]
+ * @param {boolean} [foreign]
+ */
 async function waitForCql(host, port, nodeDir, timeoutMs = 240_000, foreign = false) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -199,6 +246,7 @@ async function waitForCql(host, port, nodeDir, timeoutMs = 240_000, foreign = fa
   throw new Error(`cassandra at ${host}:${port} did not open CQL within ${timeoutMs} ms`);
 }
 
+/** @param {Topology} topology */
 async function cassandraUp(topology) {
   ensureCassandraJars();
   const t0 = Date.now();
@@ -219,6 +267,7 @@ async function cassandraUp(topology) {
   return startedAny;
 }
 
+/** @param {Topology} topology */
 async function cassandraDown(topology) {
   const dir = clusterDir(topology);
   if (!fs.existsSync(dir)) return;
@@ -233,6 +282,10 @@ async function cassandraDown(topology) {
   }
 }
 
+/**
+ * @param {Topology} topology
+ * @param {number} i
+ */
 export function nodePid(topology, i) {
   return readPid(path.join(clusterDir(topology), `node${i + 1}`, 'cassandra.pid'));
 }
@@ -280,8 +333,8 @@ async function main() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().catch((e) => {
-    console.error('[stack]', e.message);
+  main().catch((/** @type {unknown} */ e) => {
+    console.error('[stack]', e instanceof Error ? e.message : e);
     process.exit(1);
   });
 }

@@ -16,20 +16,28 @@ const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 const DEV_LEDGER_ADMIN_TOKEN = 'dev-ledger-admin-token';
 const DEMO_USER = '1001';
 
+/** @type {NodeJS.ProcessEnv} */
 const env = { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' };
 const API_URL = `http://127.0.0.1:${env.API_PORT ?? 8080}`;
 const FUNDING_URL = env.FUNDING_URL ?? 'http://127.0.0.1:8081';
 const TRADING_URL = env.TRADING_URL ?? 'http://127.0.0.1:8082';
+/** @type {{ name: string, child: import('node:child_process').ChildProcess }[]} */
 const children = [];
 const started = { redis: false, cassandra: false };
 
+/** @param {unknown} v */
 const b64url = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+/** @param {string} sub */
 function devToken(sub) {
   const now = Math.floor(Date.now() / 1000);
   const unsigned = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub, iat: now, exp: now + 24 * 3600 })}`;
   return `${unsigned}.${createHmac('sha256', env.JWT_SECRET ?? DEV_JWT_SECRET).update(unsigned).digest('base64url')}`;
 }
 
+/**
+ * @param {string} name
+ * @param {string} script
+ */
 function launch(name, script) {
   // node with tsx as a loader (not the tsx CLI, which adds a process between us and the app's signals).
   const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -42,6 +50,11 @@ function launch(name, script) {
   children.push({ name, child });
 }
 
+/**
+ * @param {string} url
+ * @param {string} what
+ * @param {number} [timeoutMs]
+ */
 async function waitFor(url, what, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -56,6 +69,12 @@ async function waitFor(url, what, timeoutMs = 120_000) {
   throw new Error(`${what} did not become ready at ${url}`);
 }
 
+/**
+ * @param {string} ledgerUrl
+ * @param {string} userId
+ * @param {number} assetId
+ * @param {string} amount
+ */
 async function fund(ledgerUrl, userId, assetId, amount) {
   const res = await fetch(`${ledgerUrl}/v1/admin/credit`, {
     method: 'POST',
@@ -66,6 +85,7 @@ async function fund(ledgerUrl, userId, assetId, amount) {
 }
 
 let shuttingDown = false;
+/** @param {number} code */
 async function shutdown(code) {
   if (shuttingDown) return;
   shuttingDown = true;
@@ -73,12 +93,12 @@ async function shutdown(code) {
   await Promise.all(
     children.map(
       ({ child }) =>
-        new Promise((resolve) => {
+        /** @type {Promise<void>} */ (new Promise((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve();
           child.once('exit', resolve);
           child.kill('SIGTERM');
           setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
-        }),
+        })),
     ),
   );
   if (started.cassandra) await cassandraDown(SINGLE);
@@ -127,7 +147,7 @@ curl -s -X POST ${API_URL}/api/v1/transfer \\
 `);
 }
 
-main().catch((e) => {
-  console.error('[start]', e.message);
+main().catch((/** @type {unknown} */ e) => {
+  console.error('[start]', e instanceof Error ? e.message : e);
   void shutdown(1);
 });

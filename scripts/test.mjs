@@ -13,6 +13,7 @@ const external = Boolean(process.env.CASSANDRA_CONTACT_POINTS || process.env.RED
 // Keyspaces of this run only: tests never disturb (or inherit) the development data `npm start` uses,
 // and every run starts from empty tables. Dropped at the end.
 const runId = Date.now().toString(36);
+/** @type {NodeJS.ProcessEnv & { CASSANDRA_KEYSPACE: string, CASSANDRA_LEDGER_KEYSPACE: string }} */
 const testEnv = {
   ...process.env,
   NODE_ENV: 'test',
@@ -20,6 +21,10 @@ const testEnv = {
   CASSANDRA_LEDGER_KEYSPACE: process.env.CASSANDRA_LEDGER_KEYSPACE ?? `ledger_test_${runId}`,
 };
 
+/**
+ * @param {string} cmd
+ * @param {string[]} args
+ */
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: testEnv });
   return r.status ?? 1;
@@ -36,7 +41,7 @@ async function dropTestKeyspaces() {
       if (!process.env.CASSANDRA_KEYSPACE && ks.includes(runId)) await client.execute(`DROP KEYSPACE IF EXISTS ${ks}`);
     }
   } catch (e) {
-    console.warn('[test] could not drop the test keyspaces:', e.message);
+    console.warn('[test] could not drop the test keyspaces:', e instanceof Error ? e.message : e);
   } finally {
     await client.shutdown();
   }
@@ -46,7 +51,7 @@ async function main() {
   const t0 = Date.now();
   ensureDeps();
   const started = { redis: false, cassandra: false };
-  let status = 1;
+  let status;
   try {
     if (!external) {
       started.redis = await redisUp();

@@ -1,13 +1,14 @@
 // The product over HTTP, as separate processes: API, worker, reference ledgers, real Cassandra and Redis.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/processes.ts';
-import { newUserId, Product, tokenFor, type Ledger } from '../support/product.ts';
+import type { Account } from '@it/domain';
+import { newUserId, Product, tokenFor } from '../support/product.ts';
 
 const product = new Product({ basePort: 18180 });
 beforeAll(() => product.start().then(() => undefined));
 afterAll(() => product.stop());
 
-async function fundedUser(ledger: Ledger, amount: bigint) {
+async function fundedUser(ledger: Account, amount: bigint) {
   const user = newUserId();
   await product.credit(ledger, user, 1, amount);
   return { user, token: tokenFor(user) };

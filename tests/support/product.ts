@@ -2,8 +2,11 @@
 // queue prefix of its own so runs never see each other's jobs.
 import { createHmac, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { loadBaseConfig } from '@it/config';
-import { createCassandraClient, migrateAll, serialConsistency, TransferStore } from '@it/store';
+import { createCassandraClient, serialConsistency } from '@it/cassandra';
+import { cassandraSettings, loadBaseConfig } from '@it/config';
+import type { Account } from '@it/domain';
+import { TransferStore } from '@it/store';
+import { migrateProduct } from '../../scripts/migrate.ts';
 import { startApp, type AppProcess } from './processes.ts';
 
 export const JWT_SECRET = 'e2e-test-secret-0123456789abcdef0123456789';
@@ -17,8 +20,6 @@ export interface ProductOptions {
   apiEnv?: Record<string, string>;
   ledgerEnv?: Record<string, string>;
 }
-
-export type Ledger = 'funding' | 'trading';
 
 const b64url = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 export function tokenFor(sub: string, secret = JWT_SECRET): string {
@@ -38,7 +39,7 @@ export class Product {
   readonly prefix = `{e2e-${randomUUID().slice(0, 8)}}`;
   readonly keyspace = `e2e_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   readonly apiUrl: string;
-  readonly ledgerUrl: Record<Ledger, string>;
+  readonly ledgerUrl: Record<Account, string>;
   ledgers!: AppProcess;
   api!: AppProcess;
   workers: AppProcess[] = [];
@@ -58,12 +59,13 @@ export class Product {
   /** A store on this product's keyspace, for tests that look at rows directly. */
   openStore() {
     const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test', CASSANDRA_KEYSPACE: this.keyspace });
-    const client = createCassandraClient(config, this.keyspace);
-    return { client, store: new TransferStore(client, { serialConsistency: serialConsistency(config) }) };
+    const settings = cassandraSettings(config, this.keyspace);
+    const client = createCassandraClient(settings);
+    return { client, store: new TransferStore(client, { serialConsistency: serialConsistency(settings) }) };
   }
 
   async start(): Promise<this> {
-    await migrateAll({ ...process.env, NODE_ENV: 'test', CASSANDRA_KEYSPACE: this.keyspace });
+    await migrateProduct({ ...process.env, NODE_ENV: 'test', CASSANDRA_KEYSPACE: this.keyspace });
     this.ledgers = await startApp(
       'ledgers',
       {
@@ -107,7 +109,7 @@ export class Product {
   async stop(): Promise<void> {
     await Promise.all([this.api, ...this.workers, this.ledgers].filter(Boolean).map((p) => p.kill('SIGTERM')));
     const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test' });
-    const cassandra = createCassandraClient(config);
+    const cassandra = createCassandraClient(cassandraSettings(config));
     try {
       await cassandra.execute(`DROP KEYSPACE IF EXISTS ${this.keyspace}`);
     } finally {
@@ -140,7 +142,7 @@ export class Product {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
-  async credit(ledger: Ledger, userId: string, assetId: number, amount: bigint): Promise<void> {
+  async credit(ledger: Account, userId: string, assetId: number, amount: bigint): Promise<void> {
     const res = await fetch(`${this.ledgerUrl[ledger]}/v1/admin/credit`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
@@ -149,14 +151,14 @@ export class Product {
     if (!res.ok) throw new Error(`credit failed: ${res.status} ${await res.text()}`);
   }
 
-  async balance(ledger: Ledger, userId: string, assetId: number): Promise<{ available: bigint; frozen: bigint }> {
+  async balance(ledger: Account, userId: string, assetId: number): Promise<{ available: bigint; frozen: bigint }> {
     const res = await fetch(`${this.ledgerUrl[ledger]}/v1/balances/${userId}/${assetId}`);
     if (!res.ok) throw new Error(`balance failed: ${res.status}`);
     const b = (await res.json()) as { available: string; frozen: string };
     return { available: BigInt(b.available), frozen: BigInt(b.frozen) };
   }
 
-  async setFaults(ledger: Ledger, faults: Record<string, number>): Promise<void> {
+  async setFaults(ledger: Account, faults: Record<string, number>): Promise<void> {
     const res = await fetch(`${this.ledgerUrl[ledger]}/v1/admin/faults`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },

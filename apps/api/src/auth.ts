@@ -1,11 +1,12 @@
 // Who is calling (SPEC §4). jwt: a bearer token verified with a shared secret (HS256) or a remote JWKS, the
 // user is its `sub`. header: a trusted gateway sets the user id header. none: local development only (the
 // config refuses it in production); the user id then comes from the request itself.
-import type { Request } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import type { ApiConfig } from '@it/config';
 import type { Logger } from '@it/observability';
-import { parseUserId } from './validation.ts';
+import { parseUserId } from '@it/domain';
+import { sendGetError, sendPostError } from './wire.ts';
 
 export type AuthOutcome =
   | { ok: true; userId: bigint }
@@ -88,5 +89,41 @@ function jwtAuthenticator(config: ApiConfig, logger: Logger): Authenticator {
         return { ok: false, status: 401, message: err instanceof errors.JWTExpired ? 'token expired' : 'invalid token' };
       }
     },
+  };
+}
+
+export interface Caller {
+  /** Undefined only with AUTH_MODE=none on POST: the body names the user. */
+  userId: bigint | undefined;
+}
+
+export function callerOf(res: Response): Caller {
+  return res.locals.caller as Caller;
+}
+
+/**
+ * Middleware: authenticates the request and leaves the caller in `res.locals`; refuses in the route's error
+ * shape (`post`: the transfer-result shape, `get`: `{error}`).
+ */
+export function requireCaller(auth: Authenticator, shape: 'post' | 'get') {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const outcome = await auth.authenticate(req);
+    if (!outcome.ok) {
+      if (outcome.status === 401 && auth.mode === 'jwt') res.set('www-authenticate', 'Bearer');
+      if (shape === 'post') sendPostError(res, outcome.status, outcome.message);
+      else sendGetError(res, outcome.status, outcome.message);
+      return;
+    }
+    let userId = outcome.userId;
+    if (userId === undefined && shape === 'get') {
+      // AUTH_MODE=none (development): reads say whose transfers they want.
+      userId = parseUserId(req.query.user_id);
+      if (userId === undefined) {
+        sendGetError(res, 401, 'user_id query parameter (a positive integer) is required when AUTH_MODE=none');
+        return;
+      }
+    }
+    res.locals.caller = { userId } satisfies Caller;
+    next();
   };
 }

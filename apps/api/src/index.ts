@@ -1,3 +1,3 @@
 export { startApi, type ApiOverrides, type RunningApi } from './app.ts';
 export { createAuthenticator, type Authenticator, type AuthOutcome } from './auth.ts';
-export { parseTransferBody, parsePositiveInt64, requestHash, type TransferRequest } from './validation.ts';
+export { parseTransferBody, requestHash, type TransferRequest } from './validation.ts';

@@ -1,7 +1,6 @@
-// Operations surfaces: health probes, Bull Board behind its own credentials, and the Prometheus endpoint
-// (served on a separate listener so the public port never exposes it).
-import { createHash, timingSafeEqual } from 'node:crypto';
-import http from 'node:http';
+// Operations surfaces: health probes, Bull Board behind its own credentials, and the queue-depth gauge
+// (the Prometheus endpoint is @it/runtime's probe server, on a separate listener the public port never exposes).
+import { timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -10,20 +9,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import client from 'prom-client';
 import type { Logger, Metrics } from '@it/observability';
 import type { TransferJobData } from '@it/queue';
+import { errorMessage, sha256, withDeadline } from '@it/runtime';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 const PROBE_TIMEOUT_MS = 1_000;
-
-export function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  p.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 export interface HealthDeps {
   pingCassandra: () => Promise<unknown>;
@@ -42,7 +31,7 @@ export function healthRouter(deps: HealthDeps): express.Router {
       return;
     }
     const check = (ping: () => Promise<unknown>) =>
-      withDeadline(Promise.resolve().then(ping), PROBE_TIMEOUT_MS).then(
+      withDeadline(Promise.resolve().then(ping), PROBE_TIMEOUT_MS, 'probe').then(
         () => 'ok' as const,
         () => 'down' as const,
       );
@@ -51,10 +40,6 @@ export function healthRouter(deps: HealthDeps): express.Router {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', cassandra, redis });
   });
   return router;
-}
-
-function sha256(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
 }
 
 /** HTTP Basic auth with OPS_USER/OPS_PASSWORD, compared as digests in constant time. */
@@ -124,33 +109,11 @@ export function registerQueueGauge(metrics: Metrics, queue: Queue<TransferJobDat
       this.reset();
       if (!redisReady()) return;
       try {
-        const counts = await withDeadline(queue.getJobCounts(...QUEUE_STATES), PROBE_TIMEOUT_MS);
+        const counts = await withDeadline(queue.getJobCounts(...QUEUE_STATES), PROBE_TIMEOUT_MS, 'queue depth');
         for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
       } catch (err) {
-        logger.debug({ err: err instanceof Error ? err.message : String(err) }, 'queue depth unavailable');
+        logger.debug({ err: errorMessage(err) }, 'queue depth unavailable');
       }
     },
-  });
-}
-
-export function metricsServer(metrics: Metrics, logger: Logger): http.Server {
-  return http.createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (req.method !== 'GET' || path !== '/metrics') {
-      res.statusCode = 404;
-      res.end();
-      return;
-    }
-    metrics.registry.metrics().then(
-      (text) => {
-        res.setHeader('content-type', metrics.registry.contentType);
-        res.end(text);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'metrics collection failed');
-        res.statusCode = 500;
-        res.end();
-      },
-    );
   });
 }

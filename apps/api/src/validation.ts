@@ -1,62 +1,21 @@
 // Request validation for the public API (SPEC §4). Every message starts with the name of the field it is
 // about, so a client can tell what to fix. Nothing reaches the store before passing through here.
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ACCOUNTS, MAX_AMOUNT, MAX_ASSET_ID, MAX_USER_ID, type Account } from '@it/store';
-
-const DECIMAL = /^[1-9][0-9]*$/;
-/** Enough digits for 2^63−1; longer strings are refused before BigInt() sees them. */
-const MAX_DIGITS = 19;
-
-export interface TransferRequest {
-  from: Account;
-  to: Account;
-  userId: bigint;
-  assetId: number;
-  amount: bigint;
-}
+import { isAccount, MAX_AMOUNT, MAX_ASSET_ID, MAX_USER_ID, positiveInt64 } from '@it/domain';
+import { sha256 } from '@it/runtime';
+import type { NewTransfer } from '@it/store';
 
 /**
- * A positive integer up to `max`, as a JSON integer or a decimal string. A JSON number beyond 2^53−1 is
- * refused: JSON.parse has already rounded it, so the value the client meant is lost.
+ * A transfer as a client asked for it. The wire says `from`/`to` (the seed's contract); everything past this
+ * file says `source`/`target`, as the store and the GET view do: parseTransferBody is the one translation.
  */
-export function parsePositiveInt64(value: unknown, field: string, max: bigint = MAX_AMOUNT): bigint | string {
-  if (value === undefined || value === null) return `${field} is required`;
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value) || value <= 0) return `${field} must be a positive integer`;
-    if (!Number.isSafeInteger(value)) {
-      return `${field} is larger than 2^53-1 as a JSON number and has lost precision; send it as a decimal string`;
-    }
-    const n = BigInt(value);
-    return n > max ? `${field} must be at most ${max}` : n;
-  }
-  if (typeof value === 'string') {
-    if (!DECIMAL.test(value)) {
-      return `${field} must be a positive integer (a decimal string of digits, no sign, fraction or leading zeros)`;
-    }
-    if (value.length > MAX_DIGITS || BigInt(value) > max) return `${field} must be at most ${max}`;
-    return BigInt(value);
-  }
-  return `${field} must be a positive integer (JSON integer or decimal string)`;
-}
-
-function int64(field: string, max: bigint) {
-  return z.unknown().transform((v, ctx) => {
-    const r = parsePositiveInt64(v, field, max);
-    if (typeof r === 'string') {
-      ctx.addIssue(r);
-      return z.NEVER;
-    }
-    return r;
-  });
-}
+export type TransferRequest = Pick<NewTransfer, 'source' | 'target' | 'userId' | 'assetId' | 'amount'>;
 
 function account(field: 'from' | 'to') {
   return z.unknown().transform((v, ctx) => {
     if (v === undefined || v === null) ctx.addIssue(`${field} is required`);
-    else if (typeof v !== 'string' || !(ACCOUNTS as readonly string[]).includes(v)) {
-      ctx.addIssue(`${field} must be "funding" or "trading"`);
-    } else return v as Account;
+    else if (!isAccount(v)) ctx.addIssue(`${field} must be "funding" or "trading"`);
+    else return v;
     return z.NEVER;
   });
 }
@@ -74,9 +33,9 @@ const transferBody = z
   .object({
     from: account('from'),
     to: account('to'),
-    user_id: int64('user_id', MAX_USER_ID),
+    user_id: positiveInt64('user_id', MAX_USER_ID),
     asset_id: assetId,
-    amount: int64('amount', MAX_AMOUNT),
+    amount: positiveInt64('amount', MAX_AMOUNT),
   })
   .superRefine((b, ctx) => {
     if (b.from === b.to) ctx.addIssue('to must differ from from (funding → trading or trading → funding)');
@@ -95,14 +54,7 @@ export function parseTransferBody(body: unknown): Parsed<TransferRequest> {
   const r = transferBody.safeParse(body);
   if (!r.success) return { ok: false, message: describe(r.error) };
   const b = r.data;
-  return { ok: true, value: { from: b.from, to: b.to, userId: b.user_id, assetId: b.asset_id, amount: b.amount } };
-}
-
-/** A user id from a token subject, a gateway header or a query parameter: a decimal string only. */
-export function parseUserId(value: unknown): bigint | undefined {
-  if (typeof value !== 'string' || !DECIMAL.test(value) || value.length > MAX_DIGITS) return undefined;
-  const n = BigInt(value);
-  return n <= MAX_USER_ID ? n : undefined;
+  return { ok: true, value: { source: b.from, target: b.to, userId: b.user_id, assetId: b.asset_id, amount: b.amount } };
 }
 
 // RFC-style printable ASCII (space allowed inside); Node has already trimmed the header value.
@@ -118,14 +70,8 @@ export function parseIdempotencyKey(value: string | undefined): Parsed<string | 
 
 /** Same transfer ⇔ same hash, whatever the JSON spelling (amount 300 or "300", key order, extra fields). */
 export function requestHash(t: TransferRequest): string {
-  const canonical = [t.from, t.to, t.userId.toString(), String(t.assetId), t.amount.toString()].join('|');
-  return createHash('sha256').update(canonical).digest('hex');
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
+  const canonical = [t.source, t.target, t.userId.toString(), String(t.assetId), t.amount.toString()].join('|');
+  return sha256(canonical).toString('hex');
 }
 
 export const DEFAULT_LIMIT = 20;

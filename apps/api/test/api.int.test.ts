@@ -288,7 +288,7 @@ describe('Idempotency-Key', () => {
     const reqId = randomUUID();
     const createdAt = new Date(Date.now() - 5_000);
     const { requestHash } = await import('../src/validation.ts');
-    const hash = requestHash({ from: 'funding', to: 'trading', userId: BigInt(me), assetId: 1, amount: 1000n });
+    const hash = requestHash({ source: 'funding', target: 'trading', userId: BigInt(me), assetId: 1, amount: 1000n });
     await db.store.claimIdempotencyKey({ userId: BigInt(me), key, reqId, requestHash: hash, createdAt, ttlSeconds: 600 });
     const res = await post(transferBody(me), { token: await tokenFor(me), headers: { 'idempotency-key': key } });
     expect(res.status).toBe(202);

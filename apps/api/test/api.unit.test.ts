@@ -1,9 +1,8 @@
 // Pure pieces of the API: configuration refusals, request parsing, idempotency hashing, cursors.
 import { describe, expect, it } from 'vitest';
 import { loadApiConfig } from '@it/config';
-import {
-  encodeCursor, isUuid, parseIdempotencyKey, parseListQuery, parsePositiveInt64, parseTransferBody, parseUserId, requestHash,
-} from '../src/validation.ts';
+import { isUuid, parsePositiveInt64, parseUserId } from '@it/domain';
+import { encodeCursor, parseIdempotencyKey, parseListQuery, parseTransferBody, requestHash } from '../src/validation.ts';
 import { resultOf } from '../src/wire.ts';
 
 const prodEnv = {
@@ -50,7 +49,7 @@ describe('parseTransferBody', () => {
   const ok = { from: 'funding', to: 'trading', user_id: '5', asset_id: 3, amount: '100' };
   it('parses amounts and user ids to bigint and drops unknown fields', () => {
     expect(parseTransferBody({ ...ok, extra: 1 })).toEqual({
-      ok: true, value: { from: 'funding', to: 'trading', userId: 5n, assetId: 3, amount: 100n },
+      ok: true, value: { source: 'funding', target: 'trading', userId: 5n, assetId: 3, amount: 100n },
     });
   });
   it('refuses from == to', () => {
@@ -77,10 +76,10 @@ describe('identifiers, keys, cursors', () => {
     for (const bad of ['', 'k'.repeat(256), 'tab\there', 'é']) expect(parseIdempotencyKey(bad).ok).toBe(false);
   });
   it('requestHash ignores spelling, not substance', () => {
-    const t = { from: 'funding', to: 'trading', userId: 5n, assetId: 1, amount: 300n } as const;
+    const t = { source: 'funding', target: 'trading', userId: 5n, assetId: 1, amount: 300n } as const;
     expect(requestHash(t)).toBe(requestHash({ ...t }));
     expect(requestHash(t)).not.toBe(requestHash({ ...t, amount: 301n }));
-    expect(requestHash(t)).not.toBe(requestHash({ ...t, from: 'trading', to: 'funding' }));
+    expect(requestHash(t)).not.toBe(requestHash({ ...t, source: 'trading', target: 'funding' }));
     expect(requestHash(t)).toMatch(/^[0-9a-f]{64}$/);
   });
   it('isUuid', () => {

@@ -1,17 +1,20 @@
 // Runs one saga step for a transfer: read the row, persist the intent when the FSM says so, make the one
 // adapter call the state names, and record its outcome with a compare-and-set. The FSM decides; this file
 // only performs.
+import type { LedgerAdapter } from '@it/adapters';
+import { CorruptRowError } from '@it/cassandra';
+import { pending, type Account, type Outcome } from '@it/domain';
 import { actionFor, isTerminal, transition, type Event, type Leg, type Operation, type State } from '@it/fsm';
-import type { AdapterOutcome, LedgerAdapter } from '@it/adapters';
 import type { Logger, Metrics } from '@it/observability';
 import { backoffDelay, type BackoffPolicy } from '@it/queue';
-import { CorruptRowError, type TransferRecord, type TransferStore } from '@it/store';
+import { errorMessage } from '@it/runtime';
+import type { TransferRecord, TransferStore } from '@it/store';
 
 export type StepResult =
   /** Moved forward; run the next step at once. */
   | { kind: 'progressed'; record: TransferRecord }
-  /** The call's outcome is unknown (or an anomaly): recorded, to be asked again at `retryAt`. */
-  | { kind: 'pending'; record: TransferRecord; retryAt: Date }
+  /** The call's outcome was unknown (or an anomaly): recorded, the same call is due again at `retryAt`. */
+  | { kind: 'deferred'; record: TransferRecord; retryAt: Date }
   | { kind: 'terminal'; record: TransferRecord }
   /** Another worker changed the row first; it owns this step. */
   | { kind: 'lost'; current: TransferRecord | undefined }
@@ -29,9 +32,7 @@ export interface CoordinatorOptions {
   random?: () => number;
 }
 
-export type Adapters = Record<TransferRecord['source'], LedgerAdapter>;
-
-const EVENT_OF: Record<AdapterOutcome['kind'], Event> = { success: 'succeeded', failed: 'refused', pending: 'unknown' };
+export type Adapters = Record<Account, LedgerAdapter>;
 
 export class Coordinator {
   private readonly clock: () => Date;
@@ -81,10 +82,10 @@ export class Coordinator {
     return this.record(current, outcome);
   }
 
-  private async call(record: TransferRecord, leg: Leg, op: Operation): Promise<AdapterOutcome> {
+  private async call(record: TransferRecord, leg: Leg, op: Operation): Promise<Outcome> {
     const adapter = this.adapters[record[leg]];
     const t0 = process.hrtime.bigint();
-    let outcome: AdapterOutcome;
+    let outcome: Outcome;
     try {
       switch (op) {
         case 'withdraw':
@@ -103,7 +104,7 @@ export class Coordinator {
       }
     } catch (err) {
       // An adapter that throws has not proven anything: unknown outcome.
-      outcome = { kind: 'pending', detail: err instanceof Error ? err.message : String(err) };
+      outcome = pending(errorMessage(err));
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     this.opts.metrics?.adapterCalls.observe({ service: adapter.name, operation: op, outcome: outcome.kind }, seconds);
@@ -111,11 +112,12 @@ export class Coordinator {
     return outcome;
   }
 
-  private async record(current: TransferRecord, outcome: AdapterOutcome): Promise<StepResult> {
-    const event = EVENT_OF[outcome.kind];
+  private async record(current: TransferRecord, outcome: Outcome): Promise<StepResult> {
+    // An outcome is the saga's event: no translation between the two.
+    const event: Event = outcome.kind;
     const t = transition(current.state, event);
     if (!t.ok) throw new Error(`coordinator bug: ${t.reason}`);
-    if (event === 'unknown' || t.anomaly) {
+    if (event === 'pending' || t.anomaly) {
       const attempt = current.attempt + 1;
       const retryAt = new Date(this.clock().getTime() + backoffDelay(attempt, this.opts.backoff, this.opts.random));
       const error =
@@ -128,7 +130,7 @@ export class Coordinator {
       }
       const res = await this.store.compareAndSet({ from: current, to: t.to, error, attempt, nextAttemptAt: retryAt });
       if (!res.applied) return this.lost(current, res.current);
-      return { kind: 'pending', record: res.record, retryAt };
+      return { kind: 'deferred', record: res.record, retryAt };
     }
     // A definite refusal's reason is the transfer's message (failed / rolled_back); success keeps the last one.
     const error = outcome.kind === 'failed' ? outcome.reason : current.error;

@@ -1,25 +1,22 @@
-// Composition root of a worker process: BullMQ worker running saga steps and sweeps, the sweeper's job
-// scheduler, adapters, metrics and health endpoints.
-import http from 'node:http';
-import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+// Composition root of a worker process: a BullMQ worker running saga steps and sweeps, the sweeper's job
+// scheduler, the adapters, and the metrics/probe listener.
+import { UnrecoverableError, Worker } from 'bullmq';
 import { createHttpAdapter } from '@it/adapters';
-import type { WorkerConfig } from '@it/config';
+import { createCassandraClient, serialConsistency } from '@it/cassandra';
+import { cassandraSettings, type WorkerConfig } from '@it/config';
 import { createLogger, createMetrics, type Logger } from '@it/observability';
-import {
-  backoffDelay, createRedisConnection, createTransferQueue, STEP_JOB, SWEEP_JOB, SWEEPER_SCHEDULER_ID,
-  TRANSFER_QUEUE, type TransferJobData,
-} from '@it/queue';
-import { createCassandraClient, serialConsistency, TransferStore } from '@it/store';
+import { createRedisConnection, createTransferQueue, STEP_JOB, SWEEP_JOB, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
+import { closeServer, createProbeServer, listen } from '@it/runtime';
+import { TransferStore } from '@it/store';
 import { Coordinator, type Adapters } from './coordinator.ts';
+import { createStepProcessor } from './step-processor.ts';
 import { sweep } from './sweeper.ts';
+import { keepSweeperScheduled } from './sweeper-schedule.ts';
 
 export interface RunningWorker {
   metricsPort: number;
   close(): Promise<void>;
 }
-
-/** Steps a job may run back to back before yielding its slot to other transfers. */
-const MAX_STEPS_PER_RUN = 8;
 
 export async function startWorker(
   config: WorkerConfig,
@@ -27,8 +24,9 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const logger = overrides.logger ?? createLogger('worker', config.LOG_LEVEL);
   const metrics = createMetrics('worker');
-  const cassandra = createCassandraClient(config, config.CASSANDRA_KEYSPACE);
-  const store = new TransferStore(cassandra, { serialConsistency: serialConsistency(config) });
+  const settings = cassandraSettings(config, config.CASSANDRA_KEYSPACE);
+  const cassandra = createCassandraClient(settings);
+  const store = new TransferStore(cassandra, { serialConsistency: serialConsistency(settings) });
   const adapters: Adapters = overrides.adapters ?? {
     funding: createHttpAdapter({ name: 'funding', baseUrl: config.FUNDING_URL, timeoutMs: config.ADAPTER_TIMEOUT_MS }),
     trading: createHttpAdapter({ name: 'trading', baseUrl: config.TRADING_URL, timeoutMs: config.ADAPTER_TIMEOUT_MS }),
@@ -39,45 +37,7 @@ export async function startWorker(
   const queueConnection = createRedisConnection(config.REDIS_URL, 'worker');
   const queue = createTransferQueue(queueConnection, config.QUEUE_PREFIX);
   let closing = false;
-
-  async function runSteps(job: Job<TransferJobData>, token: string): Promise<string> {
-    const reqId = job.data.reqId;
-    for (let i = 0; ; i++) {
-      let result;
-      try {
-        result = await coordinator.step(reqId);
-      } catch (err) {
-        // Cassandra unreachable or a write with unsettled outcome: nothing was decided; ask again later.
-        const delay = backoffDelay(job.attemptsStarted, backoff);
-        logger.warn({ req_id: reqId, err: err instanceof Error ? err.message : String(err), delay }, 'step failed; retrying later');
-        await job.moveToDelayed(Date.now() + delay, token);
-        throw new DelayedError();
-      }
-      switch (result.kind) {
-        case 'progressed':
-          if (closing || i + 1 >= MAX_STEPS_PER_RUN) {
-            // Release the job so another worker (or this one, later) continues it.
-            await job.moveToWait(token);
-            throw new WaitingError();
-          }
-          continue;
-        case 'pending':
-          await job.moveToDelayed(result.retryAt.getTime(), token);
-          throw new DelayedError();
-        case 'lost':
-          // Another run owns the row right now; look again shortly rather than race it.
-          await job.moveToDelayed(Date.now() + 200, token);
-          throw new DelayedError();
-        case 'corrupt':
-          throw new UnrecoverableError(result.error.message);
-        case 'terminal':
-          return result.record.state;
-        case 'missing':
-          logger.error({ req_id: reqId }, 'job for a transfer that does not exist');
-          return 'missing';
-      }
-    }
-  }
+  const runSteps = createStepProcessor({ coordinator, backoff, logger, closing: () => closing });
 
   const worker = new Worker<TransferJobData>(
     TRANSFER_QUEUE,
@@ -108,68 +68,26 @@ export async function startWorker(
   });
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
 
-  // The scheduler lives in Redis; re-assert it periodically so a flushed Redis gets its safety net back.
-  let schedulerTimer: NodeJS.Timeout | undefined;
-  if (config.SWEEPER_ENABLED) {
-    const ensureScheduler = async () => {
-      try {
-        const existing = await queue.getJobScheduler(SWEEPER_SCHEDULER_ID);
-        if (existing?.pattern === config.SWEEPER_CRON) return;
-        // Replicas starting together would race their upserts (BullMQ issues #2988, #3381): one wins a
-        // short Redis lock and upserts, the others see the scheduler on their next check.
-        const lock = await queueConnection.set(`${config.QUEUE_PREFIX}:${TRANSFER_QUEUE}:scheduler-lock`, process.pid, 'PX', 15_000, 'NX');
-        if (lock !== 'OK') return;
-        await queue.upsertJobScheduler(
-          SWEEPER_SCHEDULER_ID,
-          { pattern: config.SWEEPER_CRON },
-          { name: SWEEP_JOB, data: { reqId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } },
-        );
-        logger.info({ cron: config.SWEEPER_CRON }, 'sweeper scheduled');
-      } catch (err) {
-        logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not ensure the sweeper schedule');
-      }
-    };
-    await ensureScheduler();
-    schedulerTimer = setInterval(() => void ensureScheduler(), 10_000);
-  }
+  const stopScheduling = config.SWEEPER_ENABLED
+    ? await keepSweeperScheduled({ queue, connection: queueConnection, prefix: config.QUEUE_PREFIX, cron: config.SWEEPER_CRON, logger })
+    : () => undefined;
 
-  const health = http.createServer((req, res) => {
-    void (async () => {
-      if (req.url === '/metrics') {
-        res.setHeader('content-type', metrics.registry.contentType);
-        res.end(await metrics.registry.metrics());
-      } else if (req.url === '/livez') {
-        res.end('ok');
-      } else if (req.url === '/readyz') {
-        const ready = worker.isRunning() && !closing;
-        res.statusCode = ready ? 200 : 503;
-        res.end(ready ? 'ready' : 'not ready');
-      } else {
-        res.statusCode = 404;
-        res.end();
-      }
-    })().catch(() => {
-      res.statusCode = 500;
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => health.listen(config.METRICS_PORT, config.METRICS_HOST, resolve));
-  const address = health.address();
-  const metricsPort = typeof address === 'object' && address ? address.port : config.METRICS_PORT;
+  const probes = createProbeServer({ registry: metrics.registry, logger, ready: () => worker.isRunning() && !closing });
+  const metricsPort = await listen(probes, config.METRICS_PORT, config.METRICS_HOST);
   logger.info({ concurrency: config.WORKER_CONCURRENCY, metricsPort }, 'worker started');
 
   return {
     metricsPort,
     async close() {
       closing = true;
-      if (schedulerTimer) clearInterval(schedulerTimer);
+      stopScheduling();
       // Waits for jobs in hand: each finishes its current step, then releases the job.
       await worker.close();
       await queue.close();
       queueConnection.disconnect();
       await Promise.all(Object.values(adapters).map((a) => a.close()));
       await cassandra.shutdown();
-      await new Promise<void>((resolve) => health.close(() => resolve()));
+      await closeServer(probes, 0);
       logger.info('worker stopped');
     },
   };

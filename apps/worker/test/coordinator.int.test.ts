@@ -2,16 +2,19 @@
 // Trading (no I/O in them, so every outcome — including unknown ones — can be chosen per call).
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AdapterOutcome, LedgerAdapter, LedgerOperation } from '@it/adapters';
-import { loadBaseConfig } from '@it/config';
+import type { LedgerAdapter } from '@it/adapters';
+import { createCassandraClient, serialConsistency } from '@it/cassandra';
+import { cassandraSettings, loadBaseConfig } from '@it/config';
+import type { Movement, Outcome } from '@it/domain';
 import type { State } from '@it/fsm';
 import { createLogger } from '@it/observability';
-import { createCassandraClient, serialConsistency, TransferStore, type NewTransfer } from '@it/store';
+import { TransferStore, type NewTransfer } from '@it/store';
 import { Coordinator } from '../src/coordinator.ts';
 
 const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test' });
-const client = createCassandraClient(config, config.CASSANDRA_KEYSPACE);
-const store = new TransferStore(client, { serialConsistency: serialConsistency(config) });
+const settings = cassandraSettings(config, config.CASSANDRA_KEYSPACE);
+const client = createCassandraClient(settings);
+const store = new TransferStore(client, { serialConsistency: serialConsistency(settings) });
 afterAll(() => client.shutdown());
 const logger = createLogger('coordinator-test', 'silent');
 
@@ -21,13 +24,13 @@ type Op = 'withdraw' | 'deposit' | 'commit' | 'rollback';
 class ScriptedService implements LedgerAdapter {
   readonly calls: { op: Op; reqId: string; stateDuringCall: State | undefined }[] = [];
   readonly applied = new Map<string, Set<Op>>();
-  private readonly script: Partial<Record<Op, AdapterOutcome[]>> = {};
+  private readonly script: Partial<Record<Op, Outcome[]>> = {};
   constructor(readonly name: string) {}
-  answer(op: Op, ...outcomes: AdapterOutcome[]) {
+  answer(op: Op, ...outcomes: Outcome[]) {
     (this.script[op] ??= []).push(...outcomes);
     return this;
   }
-  private async handle(op: Op, reqId: string): Promise<AdapterOutcome> {
+  private async handle(op: Op, reqId: string): Promise<Outcome> {
     this.calls.push({ op, reqId, stateDuringCall: (await store.get(reqId))?.state });
     const outcome = this.script[op]?.shift() ?? { kind: 'success' };
     if (outcome.kind === 'success') {
@@ -37,11 +40,11 @@ class ScriptedService implements LedgerAdapter {
     }
     return outcome;
   }
-  withdraw = (op: LedgerOperation) => this.handle('withdraw', op.reqId);
-  deposit = (op: LedgerOperation) => this.handle('deposit', op.reqId);
+  withdraw = (op: Movement) => this.handle('withdraw', op.reqId);
+  deposit = (op: Movement) => this.handle('deposit', op.reqId);
   commit = (reqId: string) => this.handle('commit', reqId);
   rollback = (reqId: string) => this.handle('rollback', reqId);
-  query = () => Promise.resolve<AdapterOutcome>({ kind: 'pending', detail: 'not used' });
+  query = () => Promise.resolve<Outcome>({ kind: 'pending', detail: 'not used' });
   close = () => Promise.resolve();
 }
 
@@ -122,11 +125,11 @@ describe('coordinator', () => {
     s.trading.answer('deposit', { kind: 'pending', detail: 'timeout' }, { kind: 'pending', detail: 'reset' });
     const reqId = await newTransfer();
     const before = Date.now();
-    expect(await runToRest(s.coordinator, reqId)).toEqual(['progressed', 'pending']);
+    expect(await runToRest(s.coordinator, reqId)).toEqual(['progressed', 'deferred']);
     const first = await store.get(reqId);
     expect(first).toMatchObject({ state: 'target_pending', attempt: 1, error: 'pending: timeout' });
     expect(first!.nextAttemptAt!.getTime()).toBeGreaterThanOrEqual(before + 500);
-    expect(await runToRest(s.coordinator, reqId)).toEqual(['pending']);
+    expect(await runToRest(s.coordinator, reqId)).toEqual(['deferred']);
     expect(await store.get(reqId)).toMatchObject({ state: 'target_pending', attempt: 2 });
     expect(s.funding.calls.map((c) => c.op)).toEqual(['withdraw']);
     expect(await runToRest(s.coordinator, reqId)).toEqual(['progressed', 'terminal']);
@@ -139,9 +142,9 @@ describe('coordinator', () => {
     const s = setup();
     s.funding.answer('commit', { kind: 'pending', detail: 'timeout' }, { kind: 'failed', reason: 'no_such_freeze' });
     const reqId = await newTransfer();
-    expect(await runToRest(s.coordinator, reqId)).toEqual(['progressed', 'progressed', 'pending']);
+    expect(await runToRest(s.coordinator, reqId)).toEqual(['progressed', 'progressed', 'deferred']);
     expect((await store.get(reqId))?.state).toBe('finalizing');
-    expect(await runToRest(s.coordinator, reqId)).toEqual(['pending']);
+    expect(await runToRest(s.coordinator, reqId)).toEqual(['deferred']);
     expect(await store.get(reqId)).toMatchObject({ state: 'finalizing', attempt: 2 });
     expect((await store.get(reqId))?.error).toContain('refused to commit');
     expect(await runToRest(s.coordinator, reqId)).toEqual(['terminal']);
@@ -152,7 +155,7 @@ describe('coordinator', () => {
     const s = setup();
     s.funding.withdraw = () => Promise.reject(new Error('socket hang up'));
     const reqId = await newTransfer();
-    expect(await runToRest(s.coordinator, reqId)).toEqual(['pending']);
+    expect(await runToRest(s.coordinator, reqId)).toEqual(['deferred']);
     expect(await store.get(reqId)).toMatchObject({ state: 'source_pending', error: 'pending: socket hang up' });
   });
 

@@ -2,7 +2,9 @@
 // Only a well-formed business refusal is `failed`; everything the adapter cannot prove is `pending`.
 import { Pool } from 'undici';
 import { z } from 'zod';
-import { failed, pending, success, type AdapterOutcome, type LedgerAdapter, type LedgerOperation } from './types.ts';
+import { failed, pending, success, type Movement, type Outcome } from '@it/domain';
+import { errorMessage, sleep } from '@it/runtime';
+import type { LedgerAdapter } from './types.ts';
 
 export interface HttpAdapterOptions {
   /** 'funding', 'trading' or a custom service's name, for logs and metrics. */
@@ -110,7 +112,7 @@ export function createHttpAdapter(opts: HttpAdapterOptions): LedgerAdapter {
       return {
         kind: 'error',
         code: signal.aborted ? 'TIMEOUT' : typeof code === 'string' ? code : 'UNKNOWN',
-        message: err instanceof Error ? err.message : String(err),
+        message: errorMessage(err),
       };
     }
   }
@@ -125,7 +127,7 @@ export function createHttpAdapter(opts: HttpAdapterOptions): LedgerAdapter {
         const retry =
           attempt.kind === 'error' ? RETRY_ERRORS.has(attempt.code) : RETRY_CODES.has(attempt.status);
         if (!retry) break;
-        await new Promise((r) => setTimeout(r, RETRY_DELAY_MS * (1 + Math.random())));
+        await sleep(RETRY_DELAY_MS * (1 + Math.random()));
         if (controller.signal.aborted) break;
         attempt = await once(method, path, body, controller.signal);
       }
@@ -135,7 +137,7 @@ export function createHttpAdapter(opts: HttpAdapterOptions): LedgerAdapter {
     }
   }
 
-  function notDefinite(a: Attempt): AdapterOutcome {
+  function notDefinite(a: Attempt): Outcome {
     if (a.kind === 'error') {
       return pending(a.code === 'TIMEOUT' ? `${opts.name}: no reply within ${opts.timeoutMs} ms` : `${opts.name}: ${a.code} ${a.message}`);
     }
@@ -144,7 +146,7 @@ export function createHttpAdapter(opts: HttpAdapterOptions): LedgerAdapter {
     return pending(`${opts.name}: unexpected reply HTTP ${a.status}: ${a.raw.slice(0, 200)}`);
   }
 
-  async function op(path: string, payload: object): Promise<AdapterOutcome> {
+  async function op(path: string, payload: object): Promise<Outcome> {
     const a = await call('POST', path, payload);
     if (a.kind !== 'reply') return notDefinite(a);
     const parsed = opReplySchema.safeParse(a.body);
@@ -156,7 +158,7 @@ export function createHttpAdapter(opts: HttpAdapterOptions): LedgerAdapter {
     return notDefinite(a);
   }
 
-  const movement = (o: LedgerOperation) => ({
+  const movement = (o: Movement) => ({
     req_id: o.reqId,
     user_id: o.userId.toString(),
     asset_id: o.assetId,

@@ -3,7 +3,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpAdapter, type LedgerAdapter, type LedgerOperation } from '../src/index.ts';
+import type { Movement } from '@it/domain';
+import { createHttpAdapter, type LedgerAdapter } from '../src/index.ts';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
 
@@ -32,7 +33,7 @@ function json(res: http.ServerResponse, status: number, body: unknown) {
   res.end(JSON.stringify(body));
 }
 
-const op: LedgerOperation = {
+const op: Movement = {
   reqId: '2f1c6c0e-6f5e-4b7c-9a43-3a4c2b1d0e9f',
   userId: 9_223_372_036_854_775_807n,
   assetId: 7,

@@ -157,14 +157,21 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv = process.env): LedgerCo
   return finish(c, problems);
 }
 
-/** `NetworkTopologyStrategy:dc1=3:dc2=3` → the CQL replication map. */
-export function replicationMap(spec: string): Record<string, string | number> {
-  const [strategy, ...rest] = spec.split(':');
-  if (strategy === 'SimpleStrategy') return { class: 'SimpleStrategy', replication_factor: Number(rest[0]) };
-  const map: Record<string, string | number> = { class: 'NetworkTopologyStrategy' };
-  for (const part of rest) {
-    const [dc, rf] = part.split('=');
-    if (dc && rf) map[dc] = Number(rf);
-  }
-  return map;
+/**
+ * The Cassandra connection a process opens, from its validated configuration (the shape @it/cassandra's
+ * createCassandraClient takes). `keyspace` is the one its statements use; omitted by the migrator.
+ */
+export function cassandraSettings(c: BaseConfig, keyspace?: string) {
+  return {
+    contactPoints: c.CASSANDRA_CONTACT_POINTS.split(',').map((s) => s.trim()).filter(Boolean),
+    localDataCenter: c.CASSANDRA_LOCAL_DC,
+    ...(keyspace ? { keyspace } : {}),
+    ...(c.CASSANDRA_USERNAME !== undefined
+      ? { credentials: { username: c.CASSANDRA_USERNAME, password: c.CASSANDRA_PASSWORD ?? '' } }
+      : {}),
+    tls: c.CASSANDRA_TLS,
+    consistency: c.CASSANDRA_CONSISTENCY,
+    serialConsistency: c.CASSANDRA_SERIAL_CONSISTENCY,
+    requestTimeoutMs: c.CASSANDRA_REQUEST_TIMEOUT_MS,
+  };
 }

@@ -3,7 +3,9 @@
 // single-phase semantics, by balances before and after. See docs/adapter-contract.md.
 import { randomInt, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AdapterOutcome, LedgerAdapter, LedgerOperation } from '@it/adapters';
+import type { LedgerAdapter } from '@it/adapters';
+import type { Movement, Outcome } from '@it/domain';
+import { sleep } from '@it/runtime';
 
 /** Funding-like (withdraw freezes, commit finalizes) or Trading-like (withdraw debits, commit is a no-op). */
 export type LedgerKind = 'two-phase' | 'single-phase';
@@ -40,17 +42,13 @@ export interface AdapterContractOptions {
   retryDelayMs?: number;
 }
 
-type Definite = Exclude<AdapterOutcome, { kind: 'pending' }>;
+type Definite = Exclude<Outcome, { kind: 'pending' }>;
 
 let userSeq = 0n;
 /** Random, unique in this process, and < 2^63: millisecond clock × 10^6 + a random/sequence tail. */
 function randomUserId(): bigint {
   userSeq = (userSeq + 1n) % 1000n;
   return BigInt(Date.now()) * 1_000_000n + BigInt(randomInt(1000)) * 1000n + userSeq;
-}
-
-function sleep(ms: number) {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 export function defineAdapterContract(opts: AdapterContractOptions): void {
@@ -73,7 +71,7 @@ export function defineAdapterContract(opts: AdapterContractOptions): void {
     });
 
     /** One logical call: repeated with the same arguments (same req_id) while the answer is pending. */
-    async function definite(what: string, call: () => Promise<AdapterOutcome>): Promise<Definite> {
+    async function definite(what: string, call: () => Promise<Outcome>): Promise<Definite> {
       let last = '';
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         const out = await call();
@@ -86,14 +84,14 @@ export function defineAdapterContract(opts: AdapterContractOptions): void {
       throw new Error(`${what}: still pending after ${maxAttempts} attempts: ${last}`);
     }
 
-    const op = (userId: bigint, amount: bigint, reqId: string = randomUUID(), asset = assetId): LedgerOperation => ({
+    const op = (userId: bigint, amount: bigint, reqId: string = randomUUID(), asset = assetId): Movement => ({
       reqId,
       userId,
       assetId: asset,
       amount,
     });
-    const withdraw = (o: LedgerOperation) => definite(`withdraw ${o.reqId}`, () => adapter.withdraw(o));
-    const deposit = (o: LedgerOperation) => definite(`deposit ${o.reqId}`, () => adapter.deposit(o));
+    const withdraw = (o: Movement) => definite(`withdraw ${o.reqId}`, () => adapter.withdraw(o));
+    const deposit = (o: Movement) => definite(`deposit ${o.reqId}`, () => adapter.deposit(o));
     const commit = (reqId: string) => definite(`commit ${reqId}`, () => adapter.commit(reqId));
     const rollback = (reqId: string) => definite(`rollback ${reqId}`, () => adapter.rollback(reqId));
     const query = (reqId: string) => definite(`query ${reqId}`, () => adapter.query(reqId));

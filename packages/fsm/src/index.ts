@@ -1,5 +1,6 @@
 // The transfer saga as a pure finite-state machine (SPEC §2). No I/O: the coordinator performs the
 // actions this module names and feeds their outcomes back as events.
+import type { OutcomeKind } from '@it/domain';
 
 export const STATES = [
   'init',
@@ -20,13 +21,15 @@ export const TERMINAL_STATES = ['committed', 'rolled_back', 'failed'] as const s
 export type TerminalState = (typeof TERMINAL_STATES)[number];
 export type ActiveState = Exclude<State, TerminalState>;
 
-export const EVENTS = ['begin', 'succeeded', 'refused', 'unknown'] as const;
 /**
  * - `begin`: persist the intent to call the next service (taken from a resting state).
- * - `succeeded` / `refused`: a definite answer from the service whose call is in flight.
- * - `unknown`: timeout, 5xx, reset, malformed reply: the call may or may not have applied.
+ * - `success` / `failed`: a definite answer from the service whose call is in flight.
+ * - `pending`: the unknown outcome (timeout, 5xx, reset, malformed reply): the call may or may not have applied.
+ *
+ * The last three are the kinds of a service call's `Outcome`: an outcome is the event, under one name.
  */
-export type Event = (typeof EVENTS)[number];
+export const EVENTS = ['begin', 'success', 'failed', 'pending'] as const satisfies readonly ('begin' | OutcomeKind)[];
+export type Event = 'begin' | OutcomeKind;
 
 export type Leg = 'source' | 'target';
 export type Operation = 'withdraw' | 'deposit' | 'commit' | 'rollback';
@@ -82,38 +85,38 @@ export function transition(state: State, event: Event): Transition {
       return event === 'begin' ? { ok: true, to: 'target_pending' } : illegal(state, event);
     case 'source_pending':
       switch (event) {
-        case 'succeeded': return { ok: true, to: 'source_done' };
+        case 'success': return { ok: true, to: 'source_done' };
         // Nothing was taken from the source: the transfer ends without moving money.
-        case 'refused': return { ok: true, to: 'failed' };
+        case 'failed': return { ok: true, to: 'failed' };
         // Unknown outcome: ask the same question again later, never guess.
-        case 'unknown': return { ok: true, to: 'source_pending' };
+        case 'pending': return { ok: true, to: 'source_pending' };
         case 'begin': return illegal(state, event);
       }
       break;
     case 'target_pending':
       switch (event) {
-        case 'succeeded': return { ok: true, to: 'finalizing' };
+        case 'success': return { ok: true, to: 'finalizing' };
         // Only a definite refusal by the target moves money backwards.
-        case 'refused': return { ok: true, to: 'compensating' };
-        case 'unknown': return { ok: true, to: 'target_pending' };
+        case 'failed': return { ok: true, to: 'compensating' };
+        case 'pending': return { ok: true, to: 'target_pending' };
         case 'begin': return illegal(state, event);
       }
       break;
     case 'finalizing':
       switch (event) {
-        case 'succeeded': return { ok: true, to: 'committed' };
-        case 'unknown': return { ok: true, to: 'finalizing' };
+        case 'success': return { ok: true, to: 'committed' };
+        case 'pending': return { ok: true, to: 'finalizing' };
         // The target is already credited, so there is nothing to compensate: retry and raise the alarm.
-        case 'refused':
+        case 'failed':
           return { ok: true, to: 'finalizing', anomaly: 'source refused to commit a withdraw it had accepted' };
         case 'begin': return illegal(state, event);
       }
       break;
     case 'compensating':
       switch (event) {
-        case 'succeeded': return { ok: true, to: 'rolled_back' };
-        case 'unknown': return { ok: true, to: 'compensating' };
-        case 'refused':
+        case 'success': return { ok: true, to: 'rolled_back' };
+        case 'pending': return { ok: true, to: 'compensating' };
+        case 'failed':
           return { ok: true, to: 'compensating', anomaly: 'source refused to roll back a withdraw it had accepted' };
         case 'begin': return illegal(state, event);
       }

@@ -7,15 +7,15 @@ import {
 // The whole transition table, written out by hand: every (state, event) pair, illegal ones included.
 // `null` = illegal. A change to the FSM must change this table.
 const EXPECTED: Record<State, Record<Event, State | null>> = {
-  init:           { begin: 'source_pending', succeeded: null,          refused: null,           unknown: null },
-  source_pending: { begin: null,             succeeded: 'source_done', refused: 'failed',       unknown: 'source_pending' },
-  source_done:    { begin: 'target_pending', succeeded: null,          refused: null,           unknown: null },
-  target_pending: { begin: null,             succeeded: 'finalizing',  refused: 'compensating', unknown: 'target_pending' },
-  finalizing:     { begin: null,             succeeded: 'committed',   refused: 'finalizing',   unknown: 'finalizing' },
-  compensating:   { begin: null,             succeeded: 'rolled_back', refused: 'compensating', unknown: 'compensating' },
-  committed:      { begin: null,             succeeded: null,          refused: null,           unknown: null },
-  rolled_back:    { begin: null,             succeeded: null,          refused: null,           unknown: null },
-  failed:         { begin: null,             succeeded: null,          refused: null,           unknown: null },
+  init:           { begin: 'source_pending', success:   null,          failed:  null,           pending: null },
+  source_pending: { begin: null,             success:   'source_done', failed:  'failed',       pending: 'source_pending' },
+  source_done:    { begin: 'target_pending', success:   null,          failed:  null,           pending: null },
+  target_pending: { begin: null,             success:   'finalizing',  failed:  'compensating', pending: 'target_pending' },
+  finalizing:     { begin: null,             success:   'committed',   failed:  'finalizing',   pending: 'finalizing' },
+  compensating:   { begin: null,             success:   'rolled_back', failed:  'compensating', pending: 'compensating' },
+  committed:      { begin: null,             success:   null,          failed:  null,           pending: null },
+  rolled_back:    { begin: null,             success:   null,          failed:  null,           pending: null },
+  failed:         { begin: null,             success:   null,          failed:  null,           pending: null },
 };
 
 describe('transition', () => {
@@ -41,7 +41,7 @@ describe('transition', () => {
 
   it('an unknown outcome never moves money backwards nor forwards', () => {
     for (const s of STATES) {
-      const r = transition(s, 'unknown');
+      const r = transition(s, 'pending');
       if (r.ok) expect(r.to).toBe(s);
     }
   });
@@ -50,7 +50,7 @@ describe('transition', () => {
     for (const s of STATES) for (const e of EVENTS) {
       const r = transition(s, e);
       if (r.ok && r.to === 'compensating' && s !== 'compensating') {
-        expect([s, e]).toEqual(['target_pending', 'refused']);
+        expect([s, e]).toEqual(['target_pending', 'failed']);
       }
     }
   });
@@ -58,16 +58,16 @@ describe('transition', () => {
   it('committed is reached only from finalizing (source commit succeeded), rolled_back only from compensating', () => {
     for (const s of STATES) for (const e of EVENTS) {
       const r = transition(s, e);
-      if (r.ok && r.to === 'committed') expect([s, e]).toEqual(['finalizing', 'succeeded']);
-      if (r.ok && r.to === 'rolled_back') expect([s, e]).toEqual(['compensating', 'succeeded']);
-      if (r.ok && r.to === 'failed') expect([s, e]).toEqual(['source_pending', 'refused']);
+      if (r.ok && r.to === 'committed') expect([s, e]).toEqual(['finalizing', 'success']);
+      if (r.ok && r.to === 'rolled_back') expect([s, e]).toEqual(['compensating', 'success']);
+      if (r.ok && r.to === 'failed') expect([s, e]).toEqual(['source_pending', 'failed']);
     }
   });
 
   it('flags a refused commit or rollback as an anomaly instead of moving on', () => {
-    expect(transition('finalizing', 'refused')).toMatchObject({ ok: true, to: 'finalizing', anomaly: expect.any(String) });
-    expect(transition('compensating', 'refused')).toMatchObject({ ok: true, to: 'compensating', anomaly: expect.any(String) });
-    expect(transition('target_pending', 'refused')).not.toHaveProperty('anomaly');
+    expect(transition('finalizing', 'failed')).toMatchObject({ ok: true, to: 'finalizing', anomaly: expect.any(String) });
+    expect(transition('compensating', 'failed')).toMatchObject({ ok: true, to: 'compensating', anomaly: expect.any(String) });
+    expect(transition('target_pending', 'failed')).not.toHaveProperty('anomaly');
   });
 });
 
@@ -93,7 +93,7 @@ describe('actionFor', () => {
       const r = transition(s, e);
       if (!r.ok) continue;
       const a = actionFor(r.to);
-      if (a.kind === 'call' && r.to !== s) expect(['begin', 'succeeded', 'refused']).toContain(e);
+      if (a.kind === 'call' && r.to !== s) expect(['begin', 'success', 'failed']).toContain(e);
     }
   });
 });

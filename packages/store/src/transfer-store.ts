@@ -1,16 +1,12 @@
 // The saga's source of truth: one Cassandra row per transfer, changed only by compare-and-set (LWT).
 import { randomUUID } from 'node:crypto';
-import cassandra from 'cassandra-driver';
+import {
+  conditionalWrite, CorruptRowError, StoreUnavailableError, storeError, type CassandraClient, type ResultSet, type Row,
+  type Uuid,
+} from '@it/cassandra';
+import { isAccount, MAX_AMOUNT, MAX_ASSET_ID, MAX_USER_ID, type Account } from '@it/domain';
 import { isState, isTerminal, type State } from '@it/fsm';
-import { CorruptRowError, definitelyNotApplied, InvalidTransferError, StoreUnavailableError, UnknownOutcomeError } from './errors.ts';
-
-
-export const ACCOUNTS = ['funding', 'trading'] as const;
-export type Account = (typeof ACCOUNTS)[number];
-
-export const MAX_AMOUNT = 2n ** 63n - 1n;
-export const MAX_USER_ID = 2n ** 63n - 1n;
-export const MAX_ASSET_ID = 2 ** 31 - 1;
+import { InvalidTransferError } from './errors.ts';
 
 /** Active-index partition length. Tombstones of finished transfers stay within the minute they belong to. */
 export const EPOCH_MS = 60_000;
@@ -34,6 +30,10 @@ export interface TransferRecord extends Omit<NewTransfer, 'nextAttemptAt' | 'cre
   version: number;
   transitionId: string;
   error: string | null;
+  /**
+   * Unknown outcomes in a row in the current state (0 after any progress): `retry_count` on the wire, the
+   * seed's name. The column keeps its name `attempt`, as Cassandra cannot rename a regular column.
+   */
   attempt: number;
   nextAttemptAt: Date | null;
   createdAt: Date;
@@ -81,16 +81,12 @@ export function validateNewTransfer(t: NewTransfer): void {
   if (!Number.isInteger(t.assetId) || t.assetId < 1 || t.assetId > MAX_ASSET_ID) {
     throw new InvalidTransferError(`asset_id must be an integer in 1..${MAX_ASSET_ID}`);
   }
-  if (!ACCOUNTS.includes(t.source) || !ACCOUNTS.includes(t.target) || t.source === t.target) {
+  if (!isAccount(t.source) || !isAccount(t.target) || t.source === t.target) {
     throw new InvalidTransferError('source and target must be funding and trading, in either order');
   }
 }
 
-function isAccount(v: unknown): v is Account {
-  return typeof v === 'string' && (ACCOUNTS as readonly string[]).includes(v);
-}
-
-function toRecord(row: cassandra.types.Row): TransferRecord {
+function toRecord(row: Row): TransferRecord {
   const reqId = String(row.get('req_id'));
   const state: unknown = row.get('state');
   if (!isState(state)) throw new CorruptRowError(`transfer ${reqId} has unknown state ${JSON.stringify(state)}`);
@@ -99,7 +95,7 @@ function toRecord(row: cassandra.types.Row): TransferRecord {
   if (!isAccount(source) || !isAccount(target)) {
     throw new CorruptRowError(`transfer ${reqId} has unknown accounts ${String(source)} → ${String(target)}`);
   }
-  const transitionId = row.get('transition_id') as cassandra.types.Uuid | null;
+  const transitionId = row.get('transition_id') as Uuid | null;
   return {
     reqId,
     userId: row.get('user_id') as bigint,
@@ -126,19 +122,14 @@ export class TransferStore {
   private registeredEpoch: bigint | undefined;
 
   constructor(
-    private readonly client: cassandra.Client,
+    private readonly client: CassandraClient,
     private readonly opts: TransferStoreOptions,
   ) {
     this.clock = opts.clock ?? (() => new Date());
   }
 
-  private wrap(err: unknown, what: string): never {
-    if (err instanceof CorruptRowError || err instanceof StoreUnavailableError) throw err;
-    throw new StoreUnavailableError(`cassandra: ${what} failed`, { cause: err });
-  }
-
   async get(reqId: string, opts: { serial?: boolean } = {}): Promise<TransferRecord | undefined> {
-    let rs: cassandra.types.ResultSet;
+    let rs: ResultSet;
     try {
       rs = await this.client.execute(`SELECT ${COLUMNS} FROM transfers WHERE req_id = ?`, [reqId], {
         prepare: true,
@@ -146,7 +137,7 @@ export class TransferStore {
         ...(opts.serial ? { consistency: this.opts.serialConsistency } : {}),
       });
     } catch (err) {
-      this.wrap(err, 'read transfer');
+      throw storeError(err, 'read transfer');
     }
     const row = rs.first();
     return row ? toRecord(row) : undefined;
@@ -176,7 +167,7 @@ export class TransferStore {
         ),
       ]);
     } catch (err) {
-      this.wrap(err, 'index new transfer');
+      throw storeError(err, 'index new transfer');
     }
     const record: TransferRecord = {
       ...t,
@@ -188,24 +179,25 @@ export class TransferStore {
       createdAt,
       updatedAt: createdAt,
     };
-    let applied: boolean;
-    try {
-      const rs = await this.client.execute(
-        `INSERT INTO transfers (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
-        [
-          t.reqId, t.userId, t.assetId, t.amount, t.source, t.target, 'init', 1, transitionId, null, 0,
-          t.nextAttemptAt, createdAt, createdAt,
-        ],
-        { prepare: true, isIdempotent: false },
-      );
-      applied = rs.wasApplied();
-    } catch (err) {
-      if (definitelyNotApplied(err)) this.wrap(err, 'create transfer');
-      const current = await this.settle(t.reqId, err);
-      applied = current?.transitionId === transitionId;
-      if (!applied && current) return { created: false, record: current };
+    const write = await conditionalWrite(
+      () =>
+        this.client.execute(
+          `INSERT INTO transfers (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+          [
+            t.reqId, t.userId, t.assetId, t.amount, t.source, t.target, 'init', 1, transitionId, null, 0,
+            t.nextAttemptAt, createdAt, createdAt,
+          ],
+          { prepare: true, isIdempotent: false },
+        ),
+      () => this.get(t.reqId, { serial: true }),
+      `create of transfer ${t.reqId}`,
+    );
+    if (write.settled && write.value) {
+      return write.value.transitionId === transitionId
+        ? { created: true, record }
+        : { created: false, record: write.value };
     }
-    if (applied) return { created: true, record };
+    if (!write.settled && write.rs.wasApplied()) return { created: true, record };
     const current = await this.get(t.reqId, { serial: true });
     if (!current) throw new StoreUnavailableError(`transfer ${t.reqId} neither created nor found`);
     return { created: false, record: current };
@@ -229,34 +221,24 @@ export class TransferStore {
       nextAttemptAt: terminal ? null : req.nextAttemptAt,
       updatedAt: now,
     };
-    let applied: boolean;
-    try {
-      const rs = await this.client.execute(
-        `UPDATE transfers SET state = ?, version = ?, transition_id = ?, error = ?, attempt = ?, next_attempt_at = ?, updated_at = ?
-         WHERE req_id = ? IF state = ? AND version = ?`,
-        [next.state, next.version, next.transitionId, next.error, next.attempt, next.nextAttemptAt, now, from.reqId, from.state, from.version],
-        { prepare: true, isIdempotent: false },
-      );
-      applied = rs.wasApplied();
-    } catch (err) {
-      if (definitelyNotApplied(err)) this.wrap(err, 'compare-and-set');
-      const current = await this.settle(from.reqId, err);
-      applied = current?.transitionId === next.transitionId;
-      if (!applied) return { applied: false, current };
+    const write = await conditionalWrite(
+      () =>
+        this.client.execute(
+          `UPDATE transfers SET state = ?, version = ?, transition_id = ?, error = ?, attempt = ?, next_attempt_at = ?, updated_at = ?
+           WHERE req_id = ? IF state = ? AND version = ?`,
+          [next.state, next.version, next.transitionId, next.error, next.attempt, next.nextAttemptAt, now, from.reqId, from.state, from.version],
+          { prepare: true, isIdempotent: false },
+        ),
+      () => this.get(from.reqId, { serial: true }),
+      `write to transfer ${from.reqId}`,
+    );
+    // Settled: our transition marker in the row means our write won.
+    const applied = write.settled ? write.value?.transitionId === next.transitionId : write.rs.wasApplied();
+    if (!applied) {
+      return { applied: false, current: write.settled ? write.value : await this.get(from.reqId, { serial: true }) };
     }
-    if (!applied) return { applied: false, current: await this.get(from.reqId, { serial: true }) };
     if (terminal) await this.unindex(next);
     return { applied: true, record: next };
-  }
-
-  /** After a write with unknown outcome: a SERIAL read completes any in-flight Paxos round and tells. */
-  private async settle(reqId: string, cause: unknown): Promise<TransferRecord | undefined> {
-    try {
-      return await this.get(reqId, { serial: true });
-    } catch (err) {
-      if (err instanceof CorruptRowError) throw err;
-      throw new UnknownOutcomeError(`outcome of a write to transfer ${reqId} is unknown`, { cause: [cause, err] });
-    }
   }
 
   private async registerEpoch(epoch: bigint): Promise<void> {
@@ -360,7 +342,7 @@ export class TransferStore {
         }
       }
     } catch (err) {
-      this.wrap(err, 'scan active transfers');
+      throw storeError(err, 'scan active transfers');
     }
     return stats;
   }
@@ -384,7 +366,8 @@ export class TransferStore {
         nextCursor: rs.pageState ?? null,
       };
     } catch (err) {
-      this.wrap(err, 'list transfers');
+      // A forged or stale cursor becomes InvalidPagingStateError: the client's fault, not unavailability.
+      throw storeError(err, 'list transfers', { paged: cursor !== undefined });
     }
   }
 
@@ -408,23 +391,23 @@ export class TransferStore {
       );
       return rs.first();
     };
-    let row: cassandra.types.Row | null;
+    const write = await conditionalWrite(
+      () =>
+        this.client.execute(
+          `INSERT INTO idempotency_keys (user_id, idem_key, req_id, request_hash, created_at) VALUES (?, ?, ?, ?, ?)
+           IF NOT EXISTS USING TTL ?`,
+          [claim.userId, claim.key, claim.reqId, claim.requestHash, claim.createdAt, claim.ttlSeconds],
+          { prepare: true, isIdempotent: false },
+        ),
+      () => read(true),
+      'idempotency claim',
+    );
+    if (!write.settled && write.rs.wasApplied()) return { claimed: true };
+    let row: Row | null;
     try {
-      const rs = await this.client.execute(
-        `INSERT INTO idempotency_keys (user_id, idem_key, req_id, request_hash, created_at) VALUES (?, ?, ?, ?, ?)
-         IF NOT EXISTS USING TTL ?`,
-        [claim.userId, claim.key, claim.reqId, claim.requestHash, claim.createdAt, claim.ttlSeconds],
-        { prepare: true, isIdempotent: false },
-      );
-      if (rs.wasApplied()) return { claimed: true };
-      row = await read(true);
+      row = write.settled ? write.value : await read(true);
     } catch (err) {
-      if (definitelyNotApplied(err)) this.wrap(err, 'claim idempotency key');
-      try {
-        row = await read(true);
-      } catch (err2) {
-        throw new UnknownOutcomeError('outcome of an idempotency claim is unknown', { cause: [err, err2] });
-      }
+      throw storeError(err, 'read idempotency key');
     }
     if (!row) throw new StoreUnavailableError('idempotency key neither claimed nor found');
     const reqId = String(row.get('req_id'));

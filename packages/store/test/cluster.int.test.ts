@@ -4,8 +4,9 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBaseConfig } from '@it/config';
-import { createCassandraClient, migrate, serialConsistency, TransferStore, types, type CassandraClient } from '../src/index.ts';
+import { createCassandraClient, migrate, serialConsistency, types, type CassandraClient } from '@it/cassandra';
+import { cassandraSettings, loadBaseConfig } from '@it/config';
+import { TransferStore } from '../src/index.ts';
 import { newTransfer } from './helpers.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -29,7 +30,7 @@ let client: CassandraClient;
 beforeAll(async () => {
   startedHere = stack('up').includes('STARTED=cassandra-cluster');
   const config = loadBaseConfig(env);
-  client = createCassandraClient(config);
+  client = createCassandraClient(cassandraSettings(config));
   await client.connect();
   // CQL answers on each node before gossip has marked the others up: wait for a full ring.
   for (let i = 0; i < 240; i++) {
@@ -57,10 +58,10 @@ describe('3-node cluster', () => {
 
   it('serves SERIAL LWTs and QUORUM reads', async () => {
     const config = loadBaseConfig(env);
-    const kclient = createCassandraClient(config, env.CASSANDRA_KEYSPACE);
+    const kclient = createCassandraClient(cassandraSettings(config, env.CASSANDRA_KEYSPACE));
     try {
-      const store = new TransferStore(kclient, { serialConsistency: serialConsistency(config) });
-      expect(serialConsistency(config)).toBe(types.consistencies.serial);
+      const store = new TransferStore(kclient, { serialConsistency: serialConsistency(cassandraSettings(config)) });
+      expect(serialConsistency(cassandraSettings(config))).toBe(types.consistencies.serial);
       const { created, record } = await store.create(newTransfer());
       expect(created).toBe(true);
       const move = () =>

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadBaseConfig } from '@it/config';
-import { createCassandraClient, migrate, serialConsistency, TransferStore, type NewTransfer } from '../src/index.ts';
+import { createCassandraClient, migrate, serialConsistency } from '@it/cassandra';
+import { cassandraSettings, loadBaseConfig } from '@it/config';
+import { TransferStore, type NewTransfer } from '../src/index.ts';
 
 const schemaDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../schema/transfer');
 
@@ -15,15 +16,16 @@ export async function testStore(opts: { clock?: () => Date; keyspace?: string } 
   const keyspace = opts.keyspace ?? `store_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test', CASSANDRA_KEYSPACE: keyspace });
   if (!opts.keyspace) {
-    const admin = createCassandraClient(config);
+    const admin = createCassandraClient(cassandraSettings(config));
     try {
       await migrate(admin, { keyspace, replication: config.CASSANDRA_REPLICATION, dir: schemaDir });
     } finally {
       await admin.shutdown();
     }
   }
-  const client = createCassandraClient(config, keyspace);
-  const store = new TransferStore(client, { serialConsistency: serialConsistency(config), ...(opts.clock ? { clock: opts.clock } : {}) });
+  const settings = cassandraSettings(config, keyspace);
+  const client = createCassandraClient(settings);
+  const store = new TransferStore(client, { serialConsistency: serialConsistency(settings), ...(opts.clock ? { clock: opts.clock } : {}) });
   return {
     client,
     store,

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { transition, type State } from '@it/fsm';
-import { CorruptRowError, InvalidTransferError, MAX_AMOUNT, type TransferRecord } from '../src/index.ts';
+import { CorruptRowError } from '@it/cassandra';
+import { MAX_AMOUNT } from '@it/domain';
+import { InvalidTransferError, type TransferRecord } from '../src/index.ts';
 import { newTransfer, testStore } from './helpers.ts';
 
 const { client, store, close } = await testStore();
@@ -66,7 +68,7 @@ describe('compare-and-set', () => {
     const { record: created } = await store.create(newTransfer());
     let current = created;
     const path: State[] = ['source_pending', 'source_done', 'target_pending', 'finalizing', 'committed'];
-    const events = ['begin', 'succeeded', 'begin', 'succeeded', 'succeeded'] as const;
+    const events = ['begin', 'success', 'begin', 'success', 'success'] as const;
     for (const [i, to] of path.entries()) {
       const t = transition(current.state, events[i]!);
       expect(t).toMatchObject({ ok: true, to });

@@ -4,13 +4,18 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type cassandra from 'cassandra-driver';
-import { replicationMap } from '@it/config';
+import { createCassandraClient, type CassandraClient, type CassandraSettings } from './client.ts';
 
 export interface MigrationResult {
   keyspace: string;
   applied: string[];
   skipped: string[];
+}
+
+/** A keyspace and the directory of the migrations it receives. */
+export interface SchemaTarget {
+  keyspace: string;
+  dir: string;
 }
 
 export function splitStatements(cql: string): string[] {
@@ -23,12 +28,24 @@ export function splitStatements(cql: string): string[] {
     .filter(Boolean);
 }
 
+/** `NetworkTopologyStrategy:dc1=3:dc2=3` or `SimpleStrategy:1` → the CQL replication map. */
+export function replicationMap(spec: string): Record<string, string | number> {
+  const [strategy, ...rest] = spec.split(':');
+  if (strategy === 'SimpleStrategy') return { class: 'SimpleStrategy', replication_factor: Number(rest[0]) };
+  const map: Record<string, string | number> = { class: 'NetworkTopologyStrategy' };
+  for (const part of rest) {
+    const [dc, rf] = part.split('=');
+    if (dc && rf) map[dc] = Number(rf);
+  }
+  return map;
+}
+
 /**
  * The driver waits for schema agreement after each DDL statement, but only up to
  * maxSchemaAgreementWaitSeconds and without failing; a busy cluster needs longer, so wait here until every
  * node reports the same schema version.
  */
-async function waitForSchemaAgreement(client: cassandra.Client, timeoutMs = 120_000): Promise<void> {
+async function waitForSchemaAgreement(client: CassandraClient, timeoutMs = 120_000): Promise<void> {
   const metadata = client.metadata as unknown as { checkSchemaAgreement(): Promise<boolean> };
   const deadline = Date.now() + timeoutMs;
   while (!(await metadata.checkSchemaAgreement())) {
@@ -38,8 +55,8 @@ async function waitForSchemaAgreement(client: cassandra.Client, timeoutMs = 120_
 }
 
 export async function migrate(
-  client: cassandra.Client,
-  opts: { keyspace: string; replication: string; dir: string },
+  client: CassandraClient,
+  opts: SchemaTarget & { replication: string },
 ): Promise<MigrationResult> {
   const { keyspace, dir } = opts;
   const replication = JSON.stringify(replicationMap(opts.replication)).replaceAll('"', "'");
@@ -77,4 +94,21 @@ export async function migrate(
     result.applied.push(file);
   }
   return result;
+}
+
+/** Applies each target's migrations to its keyspace, in order, over one connection of its own. */
+export async function migrateAll(
+  settings: Omit<CassandraSettings, 'keyspace'>,
+  replication: string,
+  targets: SchemaTarget[],
+): Promise<MigrationResult[]> {
+  const client = createCassandraClient(settings);
+  try {
+    await client.connect();
+    const results: MigrationResult[] = [];
+    for (const target of targets) results.push(await migrate(client, { ...target, replication }));
+    return results;
+  } finally {
+    await client.shutdown();
+  }
 }

@@ -1,0 +1,130 @@
+// Creating a transfer, with no HTTP in it: claim the Idempotency-Key, write the durable `init` row, enqueue
+// the first step, wait briefly for the outcome, and read it back from Cassandra (the source of truth).
+import { randomUUID } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Logger, Metrics } from '@it/observability';
+import { enqueueTransfer, jobIdFor, type TransferJobData } from '@it/queue';
+import { errorMessage, withDeadline } from '@it/runtime';
+import type { TransferRecord, TransferStore } from '@it/store';
+import type { OutcomeWaiter } from './outcome-waiter.ts';
+import { requestHash, type TransferRequest } from './validation.ts';
+import { pending, resultOf, type TransferResult } from './wire.ts';
+
+/** The sweeper only picks a new transfer up if no worker has moved it by then. */
+const SWEEPER_GRACE_MS = 30_000;
+/** An add that has not reached Redis by then is left to the sweeper; the answer must not wait on Redis. */
+const ENQUEUE_TIMEOUT_MS = 1_000;
+
+export interface CreateTransferDeps {
+  store: TransferStore;
+  queue: Queue<TransferJobData>;
+  /** Whether the producer connection is usable right now (BullMQ would otherwise wait for it). */
+  redisReady: () => boolean;
+  waiter: OutcomeWaiter;
+  metrics: Metrics;
+  logger: Logger;
+  syncWaitMs: number;
+  idempotencyTtlSeconds: number;
+}
+
+export interface CreateTransferInput {
+  transfer: TransferRequest;
+  idempotencyKey: string | undefined;
+  /** When the request arrived: the sync wait ends SYNC_WAIT_MS after it. */
+  startedAt: number;
+  /** Told the transfer's req_id as soon as it is known, so a failure later can be logged with it. */
+  onReqId?: (reqId: string) => void;
+}
+
+export type CreateTransferOutcome =
+  | { kind: 'result'; result: TransferResult }
+  /** The Idempotency-Key was used before with a different request. */
+  | { kind: 'key_conflict' };
+
+export function createTransferUseCase(deps: CreateTransferDeps) {
+  const { store, queue, waiter, metrics, logger } = deps;
+
+  /** The key's transfer: ours (a fresh claim) or the earlier request's, which this one replays. */
+  async function claimKey(input: CreateTransferInput, reqId: string, createdAt: Date) {
+    if (input.idempotencyKey === undefined) return { reqId, createdAt, replay: false } as const;
+    const hash = requestHash(input.transfer);
+    const claim = await store.claimIdempotencyKey({
+      userId: input.transfer.userId, key: input.idempotencyKey, reqId, requestHash: hash, createdAt,
+      ttlSeconds: deps.idempotencyTtlSeconds,
+    });
+    if (claim.claimed) return { reqId, createdAt, replay: false } as const;
+    if (claim.requestHash !== hash) {
+      logger.info({ req_id: claim.reqId }, 'idempotency key reused with a different request');
+      return 'conflict' as const;
+    }
+    return { reqId: claim.reqId, createdAt: claim.createdAt, replay: true } as const;
+  }
+
+  /** The transfer row: the existing one on an idempotent replay, else a new `init` row (counted once). */
+  async function ensureRecord(t: TransferRequest, reqId: string, createdAt: Date, replay: boolean, log: Logger) {
+    if (replay) {
+      const existing = await store.get(reqId);
+      if (existing) return existing;
+      // The first request claimed the key but died before writing its row: write it now, same id and time.
+      log.warn('idempotent replay of a transfer whose row was never written: creating it');
+    }
+    const { created, record } = await store.create({
+      reqId, ...t, nextAttemptAt: new Date(Date.now() + SWEEPER_GRACE_MS), createdAt,
+    });
+    if (created) {
+      metrics.transfersCreated.inc({ source: t.source, target: t.target });
+      log.info({ user_id: t.userId.toString(), source: t.source, target: t.target, asset_id: t.assetId, amount: t.amount.toString() }, 'transfer created');
+    }
+    return record;
+  }
+
+  async function enqueue(reqId: string, log: Logger): Promise<boolean> {
+    if (!deps.redisReady()) {
+      log.warn('redis not connected: transfer left to the sweeper');
+      return false;
+    }
+    try {
+      await withDeadline(enqueueTransfer(queue, reqId), ENQUEUE_TIMEOUT_MS, 'enqueue');
+      return true;
+    } catch (err) {
+      // The init row is durable; the sweeper enqueues it once its next attempt is due.
+      log.warn({ err: errorMessage(err) }, 'enqueue failed: transfer left to the sweeper');
+      return false;
+    }
+  }
+
+  /** Enqueues, waits until the job ends or the window closes, and reads the outcome back. */
+  async function awaitOutcome(record: TransferRecord, startedAt: number, log: Logger): Promise<TransferResult> {
+    const watch = waiter.watch(jobIdFor(record.reqId));
+    try {
+      if (await enqueue(record.reqId, log)) await watch.wait(startedAt + deps.syncWaitMs - Date.now());
+    } finally {
+      watch.cancel();
+    }
+    try {
+      const latest = await store.get(record.reqId);
+      return latest ? resultOf(latest) : pending(record.reqId);
+    } catch (err) {
+      log.warn({ err }, 'could not read the outcome back: answering pending');
+      return pending(record.reqId);
+    }
+  }
+
+  return async function createTransfer(input: CreateTransferInput): Promise<CreateTransferOutcome> {
+    const freshId = randomUUID();
+    input.onReqId?.(freshId);
+    const claimed = await claimKey(input, freshId, new Date());
+    if (claimed === 'conflict') return { kind: 'key_conflict' };
+    const { reqId, createdAt, replay } = claimed;
+    input.onReqId?.(reqId);
+    const log = logger.child({ req_id: reqId });
+
+    const record = await ensureRecord(input.transfer, reqId, createdAt, replay, log);
+    if (replay) log.info({ state: record.state }, 'idempotent replay');
+    const now = resultOf(record);
+    if (now.status !== 'pending') return { kind: 'result', result: now };
+    // From here on the transfer exists: whatever fails, the client gets its req_id (never a 5xx that would
+    // invite a retry creating a second transfer).
+    return { kind: 'result', result: await awaitOutcome(record, input.startedAt, log) };
+  };
+}

@@ -1,0 +1,69 @@
+// The API's side of the queue: a producer that fails fast while Redis is down (the `init` row is durable and
+// the sweeper enqueues it later) and one QueueEvents per process for the sync wait.
+import { QueueEvents, type Queue } from 'bullmq';
+import type { Logger } from '@it/observability';
+import { createRedisConnection, createTransferQueue, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
+import { errorMessage, withDeadline } from '@it/runtime';
+import { OutcomeWaiter } from './outcome-waiter.ts';
+
+/** How long close() waits for BullMQ to close each connection. */
+const CLOSE_DEADLINE_MS = 2_000;
+
+export interface QueueClient {
+  queue: Queue<TransferJobData>;
+  waiter: OutcomeWaiter;
+  /** Whether the producer connection is usable right now (BullMQ would otherwise wait for it). */
+  ready: () => boolean;
+  ping: () => Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** One log line per failure burst: a Redis that is down reports an error on every reconnect attempt. */
+function throttledWarn(logger: Logger, what: string, everyMs = 30_000) {
+  let last = 0;
+  return (err: unknown) => {
+    const now = Date.now();
+    if (now - last < everyMs) return;
+    last = now;
+    logger.warn({ err: errorMessage(err) }, `${what} error`);
+  };
+}
+
+export function openQueueClient(redisUrl: string, prefix: string, logger: Logger): QueueClient {
+  const producer = createRedisConnection(redisUrl, 'producer');
+  producer.on('error', throttledWarn(logger, 'redis producer'));
+  // QueueEvents holds a blocking XREAD, so it needs a connection of its own that retries forever.
+  const eventsConnection = createRedisConnection(redisUrl, 'worker');
+  eventsConnection.on('error', throttledWarn(logger, 'redis events'));
+
+  const queue = createTransferQueue(producer, prefix);
+  queue.on('error', throttledWarn(logger, 'queue'));
+  const queueEvents = new QueueEvents(TRANSFER_QUEUE, { connection: eventsConnection, prefix });
+  queueEvents.on('error', throttledWarn(logger, 'queue events'));
+  const waiter = new OutcomeWaiter(queueEvents);
+
+  const step = async (what: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      logger.warn({ err: errorMessage(err) }, `close: ${what} failed`);
+    }
+  };
+  return {
+    queue,
+    waiter,
+    ready: () => producer.status === 'ready',
+    ping: () => producer.ping(),
+    async close() {
+      waiter.close();
+      // BullMQ's close waits for a connection that is still being established, forever while Redis is down:
+      // cut such connections first (nothing is in flight on them), and bound the rest.
+      if (producer.status !== 'ready') producer.disconnect();
+      if (eventsConnection.status !== 'ready') eventsConnection.disconnect();
+      await step('queue events', () => withDeadline(queueEvents.close(), CLOSE_DEADLINE_MS, 'queue events close'));
+      await step('queue', () => withDeadline(queue.close(), CLOSE_DEADLINE_MS, 'queue close'));
+      producer.disconnect();
+      eventsConnection.disconnect();
+    },
+  };
+}

@@ -1,0 +1,63 @@
+// Runs a transfer's saga steps inside one BullMQ job: a step that made progress is followed at once by the
+// next; an unknown outcome parks the job in `delayed` until the backoff time stored in the row; a lost race
+// or an unreachable Cassandra looks again shortly. The attempt count lives in Cassandra, not in the job.
+import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import type { Logger } from '@it/observability';
+import { backoffDelay, type BackoffPolicy, type TransferJobData } from '@it/queue';
+import { errorMessage } from '@it/runtime';
+import type { Coordinator } from './coordinator.ts';
+
+/** Steps a job may run back to back before yielding its slot to other transfers. */
+const MAX_STEPS_PER_RUN = 8;
+/** After a lost compare-and-set: another run owns the row right now; look again this much later. */
+const LOST_RACE_DELAY_MS = 200;
+
+export interface StepProcessorDeps {
+  coordinator: Coordinator;
+  backoff: BackoffPolicy;
+  logger: Logger;
+  /** True once the worker is shutting down: a job in hand is released after its current step. */
+  closing: () => boolean;
+}
+
+/** The processor of `step` jobs; resolves with the terminal state (or `missing`) when the transfer is done. */
+export function createStepProcessor(deps: StepProcessorDeps) {
+  const { coordinator, backoff, logger } = deps;
+  return async function runSteps(job: Job<TransferJobData>, token: string): Promise<string> {
+    const reqId = job.data.reqId;
+    for (let i = 0; ; i++) {
+      let result;
+      try {
+        result = await coordinator.step(reqId);
+      } catch (err) {
+        // Cassandra unreachable or a write with unsettled outcome: nothing was decided; ask again later.
+        const delay = backoffDelay(job.attemptsStarted, backoff);
+        logger.warn({ req_id: reqId, err: errorMessage(err), delay }, 'step failed; retrying later');
+        await job.moveToDelayed(Date.now() + delay, token);
+        throw new DelayedError();
+      }
+      switch (result.kind) {
+        case 'progressed':
+          if (deps.closing() || i + 1 >= MAX_STEPS_PER_RUN) {
+            // Release the job so another worker (or this one, later) continues it.
+            await job.moveToWait(token);
+            throw new WaitingError();
+          }
+          continue;
+        case 'deferred':
+          await job.moveToDelayed(result.retryAt.getTime(), token);
+          throw new DelayedError();
+        case 'lost':
+          await job.moveToDelayed(Date.now() + LOST_RACE_DELAY_MS, token);
+          throw new DelayedError();
+        case 'corrupt':
+          throw new UnrecoverableError(result.error.message);
+        case 'terminal':
+          return result.record.state;
+        case 'missing':
+          logger.error({ req_id: reqId }, 'job for a transfer that does not exist');
+          return 'missing';
+      }
+    }
+  };
+}

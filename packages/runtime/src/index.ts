@@ -1,0 +1,3 @@
+export * from './helpers.ts';
+export * from './http.ts';
+export * from './process.ts';
