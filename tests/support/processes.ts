@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorMessage, sleep } from '@it/runtime';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -62,7 +63,7 @@ export async function startApp(
     } catch {
       // not listening yet
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   await proc.kill('SIGKILL');
   throw new Error(`${name} not ready at ${readyUrl}:\n${output.join('')}`);
@@ -83,8 +84,8 @@ export async function eventually<T>(
     } catch (err) {
       last = err;
     }
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
-  const cause = last instanceof Error ? `: ${last.message}` : '';
+  const cause = last === undefined ? '' : `: ${errorMessage(last)}`;
   throw new Error(`timed out waiting for ${what}${cause}`);
 }

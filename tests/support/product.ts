@@ -2,10 +2,10 @@
 // queue prefix of its own so runs never see each other's jobs.
 import { createHmac, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createCassandraClient, serialConsistency } from '@it/cassandra';
+import { createCassandraClient } from '@it/cassandra';
 import { cassandraSettings, loadBaseConfig } from '@it/config';
 import type { Account } from '@it/domain';
-import { TransferStore } from '@it/store';
+import { openTransferStore } from '@it/store';
 import { migrateProduct } from '../../scripts/migrate.ts';
 import { startApp, type AppProcess } from './processes.ts';
 
@@ -59,9 +59,7 @@ export class Product {
   /** A store on this product's keyspace, for tests that look at rows directly. */
   openStore() {
     const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test', CASSANDRA_KEYSPACE: this.keyspace });
-    const settings = cassandraSettings(config, this.keyspace);
-    const client = createCassandraClient(settings);
-    return { client, store: new TransferStore(client, { serialConsistency: serialConsistency(settings) }) };
+    return openTransferStore(cassandraSettings(config, this.keyspace));
   }
 
   async start(): Promise<this> {

@@ -1,11 +1,10 @@
 // Composition root of the API process: Cassandra store, queue client, auth, the HTTP app, the metrics
 // listener, and a graceful close. Started by main.ts, and in-process by the tests on port 0.
 import http from 'node:http';
-import { createCassandraClient, serialConsistency } from '@it/cassandra';
 import { cassandraSettings, type ApiConfig } from '@it/config';
 import { createLogger, createMetrics, type Logger } from '@it/observability';
 import { closeServer, createProbeServer, errorMessage, listen } from '@it/runtime';
-import { TransferStore } from '@it/store';
+import { openTransferStore } from '@it/store';
 import { createAuthenticator } from './auth.ts';
 import { createTransferUseCase } from './create-transfer.ts';
 import { createHttpApp } from './http-app.ts';
@@ -35,12 +34,10 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
 
   // Cassandra connects lazily: a start-up while it is unreachable must not crash the API (readiness says
   // so, and writes answer 503); every request retries the connection.
-  const settings = cassandraSettings(config, config.CASSANDRA_KEYSPACE);
-  const cassandra = createCassandraClient(settings);
+  const { client: cassandra, store } = openTransferStore(cassandraSettings(config, config.CASSANDRA_KEYSPACE));
   cassandra.connect().catch((err: unknown) => {
     logger.warn({ err: errorMessage(err) }, 'cassandra not reachable yet');
   });
-  const store = new TransferStore(cassandra, { serialConsistency: serialConsistency(settings) });
   const queueClient = openQueueClient(config.REDIS_URL, config.QUEUE_PREFIX, logger);
   registerQueueGauge(metrics, queueClient.queue, queueClient.ready, logger);
 

@@ -8,7 +8,7 @@ import { errorMessage, withDeadline } from '@it/runtime';
 import type { TransferRecord, TransferStore } from '@it/store';
 import type { OutcomeWaiter } from './outcome-waiter.ts';
 import { requestHash, type TransferRequest } from './validation.ts';
-import { pending, resultOf, type TransferResult } from './wire.ts';
+import { pendingResult, resultOf, type TransferResult } from './wire.ts';
 
 /** The sweeper only picks a new transfer up if no worker has moved it by then. */
 const SWEEPER_GRACE_MS = 30_000;
@@ -103,10 +103,10 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
     }
     try {
       const latest = await store.get(record.reqId);
-      return latest ? resultOf(latest) : pending(record.reqId);
+      return latest ? resultOf(latest) : pendingResult(record.reqId);
     } catch (err) {
       log.warn({ err }, 'could not read the outcome back: answering pending');
-      return pending(record.reqId);
+      return pendingResult(record.reqId);
     }
   }
 

@@ -14,10 +14,10 @@ export interface TransferResult {
 /** Every internal non-terminal state (init, source_pending, …, compensating) is `pending` to clients. */
 export function resultOf(record: TransferRecord): TransferResult {
   if (isTerminal(record.state)) return { req_id: record.reqId, status: record.state, message: record.error };
-  return { req_id: record.reqId, status: 'pending', message: null };
+  return pendingResult(record.reqId);
 }
 
-export function pending(reqId: string): TransferResult {
+export function pendingResult(reqId: string): TransferResult {
   return { req_id: reqId, status: 'pending', message: null };
 }
 

@@ -4,11 +4,10 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { Queue } from 'bullmq';
 import { SignJWT } from 'jose';
-import { createCassandraClient, serialConsistency } from '@it/cassandra';
 import { cassandraSettings, loadApiConfig, type ApiConfig } from '@it/config';
 import { createLogger } from '@it/observability';
 import { createRedisConnection, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
-import { TransferStore } from '@it/store';
+import { openTransferStore } from '@it/store';
 import { startApi, type RunningApi } from '../src/index.ts';
 
 export const JWT_SECRET = 'api-test-secret-0123456789abcdef0123456789';
@@ -71,9 +70,7 @@ export async function startTestApi(config: ApiConfig = testConfig()): Promise<Te
 
 /** A store and a queue on the test's own prefix, to look behind the API's back; close() also empties the queue. */
 export function backdoor(config: ApiConfig) {
-  const settings = cassandraSettings(config, config.CASSANDRA_KEYSPACE);
-  const client = createCassandraClient(settings);
-  const store = new TransferStore(client, { serialConsistency: serialConsistency(settings) });
+  const { client, store } = openTransferStore(cassandraSettings(config, config.CASSANDRA_KEYSPACE));
   const connection = createRedisConnection(REDIS_URL, 'worker');
   const queue = new Queue<TransferJobData>(TRANSFER_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
   return {

@@ -2,12 +2,11 @@
 // scheduler, the adapters, and the metrics/probe listener.
 import { UnrecoverableError, Worker } from 'bullmq';
 import { createHttpAdapter } from '@it/adapters';
-import { createCassandraClient, serialConsistency } from '@it/cassandra';
 import { cassandraSettings, type WorkerConfig } from '@it/config';
 import { createLogger, createMetrics, type Logger } from '@it/observability';
 import { createRedisConnection, createTransferQueue, STEP_JOB, SWEEP_JOB, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
 import { closeServer, createProbeServer, listen } from '@it/runtime';
-import { TransferStore } from '@it/store';
+import { openTransferStore } from '@it/store';
 import { Coordinator, type Adapters } from './coordinator.ts';
 import { createStepProcessor } from './step-processor.ts';
 import { sweep } from './sweeper.ts';
@@ -24,9 +23,7 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const logger = overrides.logger ?? createLogger('worker', config.LOG_LEVEL);
   const metrics = createMetrics('worker');
-  const settings = cassandraSettings(config, config.CASSANDRA_KEYSPACE);
-  const cassandra = createCassandraClient(settings);
-  const store = new TransferStore(cassandra, { serialConsistency: serialConsistency(settings) });
+  const { client: cassandra, store } = openTransferStore(cassandraSettings(config, config.CASSANDRA_KEYSPACE));
   const adapters: Adapters = overrides.adapters ?? {
     funding: createHttpAdapter({ name: 'funding', baseUrl: config.FUNDING_URL, timeoutMs: config.ADAPTER_TIMEOUT_MS }),
     trading: createHttpAdapter({ name: 'trading', baseUrl: config.TRADING_URL, timeoutMs: config.ADAPTER_TIMEOUT_MS }),

@@ -3,18 +3,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LedgerAdapter } from '@it/adapters';
-import { createCassandraClient, serialConsistency } from '@it/cassandra';
 import { cassandraSettings, loadBaseConfig } from '@it/config';
 import type { Movement, Outcome } from '@it/domain';
 import type { State } from '@it/fsm';
 import { createLogger } from '@it/observability';
-import { TransferStore, type NewTransfer } from '@it/store';
+import { openTransferStore, type NewTransfer } from '@it/store';
 import { Coordinator } from '../src/coordinator.ts';
 
 const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test' });
-const settings = cassandraSettings(config, config.CASSANDRA_KEYSPACE);
-const client = createCassandraClient(settings);
-const store = new TransferStore(client, { serialConsistency: serialConsistency(settings) });
+const { client, store } = openTransferStore(cassandraSettings(config, config.CASSANDRA_KEYSPACE));
 afterAll(() => client.shutdown());
 const logger = createLogger('coordinator-test', 'silent');
 

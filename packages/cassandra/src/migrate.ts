@@ -1,9 +1,9 @@
 // Versioned, idempotent CQL migrations. Each `NNN_name.cql` file in a schema directory is applied once per
 // keyspace, in order, and recorded in `<keyspace>.schema_migrations` with a checksum so an edited,
 // already-applied file is refused instead of silently skipped.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { sha256, sleep } from '@it/runtime';
 import { createCassandraClient, type CassandraClient, type CassandraSettings } from './client.ts';
 
 export interface MigrationResult {
@@ -50,7 +50,7 @@ async function waitForSchemaAgreement(client: CassandraClient, timeoutMs = 120_0
   const deadline = Date.now() + timeoutMs;
   while (!(await metadata.checkSchemaAgreement())) {
     if (Date.now() > deadline) throw new Error('schema versions did not converge across the cluster');
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 
@@ -75,7 +75,7 @@ export async function migrate(
   const result: MigrationResult = { keyspace, applied: [], skipped: [] };
   for (const file of files) {
     const cql = fs.readFileSync(path.join(dir, file), 'utf8');
-    const checksum = createHash('sha256').update(cql).digest('hex');
+    const checksum = sha256(cql).toString('hex');
     const done = applied.get(file);
     if (done !== undefined) {
       if (done !== checksum) throw new Error(`migration ${file} changed after it was applied to ${keyspace}`);

@@ -13,78 +13,40 @@ export function createMetrics(app: string) {
   registry.setDefaultLabels({ app });
   client.collectDefaultMetrics({ register: registry });
   const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new client.Counter<L>({ name, help, labelNames, registers: [registry] });
+  const latency = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new client.Histogram<L>({ name, help, labelNames, buckets: latencyBuckets, registers: [registry] });
+  const gauge = (name: string, help: string) => new client.Gauge({ name, help, registers: [registry] });
   return {
     registry,
-    transfersCreated: new client.Counter({
-      name: 'transfers_created_total',
-      help: 'Transfers accepted by the API',
-      labelNames: ['source', 'target'] as const,
-      registers: [registry],
-    }),
-    transfersFinished: new client.Counter({
-      name: 'transfers_finished_total',
-      help: 'Transfers that reached a terminal state, by outcome',
-      labelNames: ['outcome'] as const,
-      registers: [registry],
-    }),
-    transferDuration: new client.Histogram({
-      name: 'transfer_duration_seconds',
-      help: 'From creation to terminal state',
-      labelNames: ['outcome'] as const,
-      buckets: latencyBuckets,
-      registers: [registry],
-    }),
-    stepDuration: new client.Histogram({
-      name: 'transfer_step_duration_seconds',
-      help: 'One saga step (persist intent, call, record outcome), by the state it started from and its result',
-      labelNames: ['from_state', 'result'] as const,
-      buckets: latencyBuckets,
-      registers: [registry],
-    }),
-    adapterCalls: new client.Histogram({
-      name: 'adapter_call_duration_seconds',
-      help: 'Calls to Funding and Trading, by service, operation and outcome',
-      labelNames: ['service', 'operation', 'outcome'] as const,
-      buckets: latencyBuckets,
-      registers: [registry],
-    }),
-    anomalies: new client.Counter({
-      name: 'transfer_anomalies_total',
-      help: 'Answers that should never happen (a refused commit or rollback, a corrupt row)',
-      labelNames: ['kind'] as const,
-      registers: [registry],
-    }),
-    casConflicts: new client.Counter({
-      name: 'transfer_cas_conflicts_total',
-      help: 'Compare-and-set races lost to another worker (normal under duplicate delivery)',
-      registers: [registry],
-    }),
-    sweeperRuns: new client.Counter({
-      name: 'sweeper_runs_total',
-      help: 'Sweeper passes, by result',
-      labelNames: ['result'] as const,
-      registers: [registry],
-    }),
-    sweeperRecovered: new client.Counter({
-      name: 'sweeper_recovered_total',
-      help: 'Overdue transfers the sweeper re-enqueued',
-      registers: [registry],
-    }),
-    activeTransfers: new client.Gauge({
-      name: 'transfers_active',
-      help: 'Non-terminal transfers seen by the last sweep',
-      registers: [registry],
-    }),
-    stuckTransfers: new client.Gauge({
-      name: 'transfers_stuck',
-      help: 'Non-terminal transfers older than the stuck threshold, seen by the last sweep',
-      registers: [registry],
-    }),
-    corruptTransfers: new client.Gauge({
-      name: 'transfers_corrupt',
-      help: 'Transfers whose stored row this version cannot read, seen by the last sweep',
-      registers: [registry],
-    }),
+    transfersCreated: counter('transfers_created_total', 'Transfers accepted by the API', ['source', 'target']),
+    transfersFinished: counter('transfers_finished_total', 'Transfers that reached a terminal state, by outcome', ['outcome']),
+    transferDuration: latency('transfer_duration_seconds', 'From creation to terminal state', ['outcome']),
+    stepDuration: latency(
+      'transfer_step_duration_seconds',
+      'One saga step (persist intent, call, record outcome), by the state it started from and its result',
+      ['from_state', 'result'],
+    ),
+    adapterCalls: latency(
+      'adapter_call_duration_seconds',
+      'Calls to Funding and Trading, by service, operation and outcome',
+      ['service', 'operation', 'outcome'],
+    ),
+    anomalies: counter(
+      'transfer_anomalies_total',
+      'Answers that should never happen (a refused commit or rollback, a corrupt row)',
+      ['kind'],
+    ),
+    casConflicts: counter(
+      'transfer_cas_conflicts_total',
+      'Compare-and-set races lost to another worker (normal under duplicate delivery)',
+    ),
+    sweeperRuns: counter('sweeper_runs_total', 'Sweeper passes, by result', ['result']),
+    sweeperRecovered: counter('sweeper_recovered_total', 'Overdue transfers the sweeper re-enqueued'),
+    activeTransfers: gauge('transfers_active', 'Non-terminal transfers seen by the last sweep'),
+    stuckTransfers: gauge('transfers_stuck', 'Non-terminal transfers older than the stuck threshold, seen by the last sweep'),
+    corruptTransfers: gauge('transfers_corrupt', 'Transfers whose stored row this version cannot read, seen by the last sweep'),
   };
 }
 

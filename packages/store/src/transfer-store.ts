@@ -1,10 +1,10 @@
 // The saga's source of truth: one Cassandra row per transfer, changed only by compare-and-set (LWT).
 import { randomUUID } from 'node:crypto';
 import {
-  conditionalWrite, CorruptRowError, StoreUnavailableError, storeError, type CassandraClient, type ResultSet, type Row,
-  type Uuid,
+  conditionalWrite, CorruptRowError, createCassandraClient, serialConsistency, StoreUnavailableError, storeError,
+  type CassandraClient, type CassandraSettings, type ResultSet, type Row, type Uuid,
 } from '@it/cassandra';
-import { isAccount, MAX_AMOUNT, MAX_ASSET_ID, MAX_USER_ID, type Account } from '@it/domain';
+import { isAccount, MAX_AMOUNT, MAX_ASSET_ID, MAX_USER_ID, type Account, type Movement } from '@it/domain';
 import { isState, isTerminal, type State } from '@it/fsm';
 import { InvalidTransferError } from './errors.ts';
 
@@ -13,11 +13,8 @@ export const EPOCH_MS = 60_000;
 /** An index entry whose transfer row is still missing this long after its epoch belongs to a failed create. */
 const ORPHAN_AFTER_EPOCHS = 5n;
 
-export interface NewTransfer {
-  reqId: string;
-  userId: bigint;
-  assetId: number;
-  amount: bigint;
+/** A transfer is a movement (what each service sees) from one account to the other. */
+export interface NewTransfer extends Movement {
   source: Account;
   target: Account;
   /** First time the sweeper may pick the transfer up if no worker has moved it. */
@@ -112,6 +109,12 @@ function toRecord(row: Row): TransferRecord {
     createdAt: row.get('created_at') as Date,
     updatedAt: row.get('updated_at') as Date,
   };
+}
+
+/** A client on `settings.keyspace` and the store over it; the caller shuts the client down. */
+export function openTransferStore(settings: CassandraSettings, opts: Omit<TransferStoreOptions, 'serialConsistency'> = {}) {
+  const client = createCassandraClient(settings);
+  return { client, store: new TransferStore(client, { serialConsistency: serialConsistency(settings), ...opts }) };
 }
 
 const COLUMNS =

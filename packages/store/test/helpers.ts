@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCassandraClient, migrate, serialConsistency } from '@it/cassandra';
+import { createCassandraClient, migrate } from '@it/cassandra';
 import { cassandraSettings, loadBaseConfig } from '@it/config';
-import { TransferStore, type NewTransfer } from '../src/index.ts';
+import { openTransferStore, type NewTransfer } from '../src/index.ts';
 
 const schemaDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../schema/transfer');
 
@@ -23,9 +23,7 @@ export async function testStore(opts: { clock?: () => Date; keyspace?: string } 
       await admin.shutdown();
     }
   }
-  const settings = cassandraSettings(config, keyspace);
-  const client = createCassandraClient(settings);
-  const store = new TransferStore(client, { serialConsistency: serialConsistency(settings), ...(opts.clock ? { clock: opts.clock } : {}) });
+  const { client, store } = openTransferStore(cassandraSettings(config, keyspace), opts.clock ? { clock: opts.clock } : {});
   return {
     client,
     store,
