@@ -1,6 +1,6 @@
 // Which asset ids a reference ledger knows. Any id in 1..2^31-1 is well-formed (the contract's range); an
 // id outside the configured set is a definite business refusal (`unknown_asset`), recorded like any other.
-export const MAX_ASSET_ID = 2 ** 31 - 1;
+import { MAX_ASSET_ID } from '@it/domain';
 
 export interface AssetSet {
   has(assetId: number): boolean;

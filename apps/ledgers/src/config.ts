@@ -1,6 +1,8 @@
 // Settings of the reference ledgers that @it/config does not carry (yet): parsed from the environment with
 // the same strictness, next to loadLedgerConfig.
 import { z } from 'zod';
+import { ConfigError } from '@it/config';
+import { errorMessage } from '@it/runtime';
 import { DEFAULT_ASSETS, parseAssetSet, type AssetSet } from './assets.ts';
 
 const extrasSchema = z.object({
@@ -18,13 +20,13 @@ export interface LedgerExtras {
 export function loadLedgerExtras(env: NodeJS.ProcessEnv = process.env): LedgerExtras {
   const r = extrasSchema.safeParse(env);
   if (!r.success) {
-    throw new Error(`invalid configuration:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+    throw new ConfigError(`invalid configuration:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
   }
   let assets: AssetSet;
   try {
     assets = parseAssetSet(r.data.LEDGER_KNOWN_ASSETS);
   } catch (err) {
-    throw new Error(`invalid configuration:\n  LEDGER_KNOWN_ASSETS: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError(`invalid configuration:\n  LEDGER_KNOWN_ASSETS: ${errorMessage(err)}`, { cause: err });
   }
   return { assets, latencyJitterMs: r.data.FAULT_LATENCY_JITTER_MS };
 }

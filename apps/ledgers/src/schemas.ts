@@ -1,33 +1,30 @@
 // Request validation. Every message names the field, and nothing a client sends reaches the store unchecked.
 import { z } from 'zod';
-import { MAX_ASSET_ID } from './assets.ts';
-import { MAX_AMOUNT } from './ledger-store.ts';
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { MAX_ASSET_ID, MAX_USER_ID, isUuid, positiveInt64 } from '@it/domain';
 
 export const reqIdSchema = z
   .string({ error: 'req_id must be a UUID string' })
-  .regex(UUID_RE, { error: 'req_id must be a UUID' })
+  .refine(isUuid, { error: 'req_id must be a UUID' })
   // Cassandra stores uuids, so two spellings of one id are one operation: normalize before comparing.
   .transform((s) => s.toLowerCase());
 
-/** A positive int64 as a decimal string (canonical) or a JSON integer up to 2^53-1. */
-function positiveInt64(field: string) {
-  const message = `${field} must be a positive integer (decimal string) no greater than 2^63-1`;
-  return z.unknown().transform((v, ctx) => {
-    let s: string | undefined;
-    if (typeof v === 'string') s = v;
-    else if (typeof v === 'number' && Number.isSafeInteger(v)) s = String(v);
-    if (s === undefined || !/^[1-9][0-9]{0,18}$/.test(s) || BigInt(s) > MAX_AMOUNT) {
-      ctx.addIssue({ code: 'custom', message });
-      return z.NEVER;
-    }
-    return BigInt(s);
-  });
+/**
+ * A positive int64 field by @it/domain's rule, except that a missing one is told what to send rather than
+ * only that it is required.
+ */
+function positiveInt64Field(field: string, max?: bigint) {
+  const missing = `${field} must be a positive integer (JSON integer or decimal string)`;
+  return (
+    z
+      .unknown()
+      // `: boolean`, not an inferred type guard, so the pipe's input stays `unknown`.
+      .refine((v): boolean => v !== undefined && v !== null, { error: missing })
+      .pipe(positiveInt64(field, max))
+  );
 }
 
-export const userIdSchema = positiveInt64('user_id');
-export const amountSchema = positiveInt64('amount');
+export const userIdSchema = positiveInt64Field('user_id', MAX_USER_ID);
+export const amountSchema = positiveInt64Field('amount');
 
 export const assetIdSchema = z.unknown().transform((v, ctx) => {
   // Path parameters arrive as strings; bodies carry a JSON integer.

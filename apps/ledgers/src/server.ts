@@ -1,15 +1,15 @@
 // Starts the Funding and Trading reference ledgers in one process, each on its own port, over one
 // Cassandra session. Tests start it in-process on port 0 and read the bound ports back.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type cassandra from 'cassandra-driver';
-import { pino, type Logger } from 'pino';
-import type { LedgerConfig } from '@it/config';
-import { createCassandraClient, serialConsistency } from '@it/store';
+import { createCassandraClient, serialConsistency, type CassandraClient } from '@it/cassandra';
+import { cassandraSettings, type LedgerConfig } from '@it/config';
+import type { Account } from '@it/domain';
+import { createLogger, type Logger } from '@it/observability';
+import { closeServer, errorMessage, listen } from '@it/runtime';
 import { createLedgerApp } from './app.ts';
 import { DEFAULT_ASSETS, parseAssetSet, type AssetSet } from './assets.ts';
 import { Faults, type FaultSettings } from './faults.ts';
-import { LedgerStore, type LedgerName } from './ledger-store.ts';
+import { LedgerStore } from './ledger-store.ts';
 
 export interface StartLedgersOptions {
   fundingPort?: number;
@@ -17,7 +17,7 @@ export interface StartLedgersOptions {
   host?: string;
   logger?: Logger;
   /** A session on the ledger keyspace to share; it is left open by close(). Default: one of our own. */
-  client?: cassandra.Client;
+  client?: CassandraClient;
   assets?: AssetSet;
   /** Extra random latency for the env-configured faults (FAULT_LATENCY_JITTER_MS). */
   latencyJitterMs?: number;
@@ -28,45 +28,53 @@ export interface StartLedgersOptions {
 export interface RunningLedgers {
   fundingPort: number;
   tradingPort: number;
-  urls: Record<LedgerName, string>;
-  faults: Record<LedgerName, Faults>;
+  urls: Record<Account, string>;
+  faults: Record<Account, Faults>;
   store: LedgerStore;
   close(): Promise<void>;
 }
 
+/** Fails start-up with the fix when the ledger tables are missing, rather than on the first request. */
+async function assertSchema(client: CassandraClient, keyspace: string): Promise<void> {
+  try {
+    await client.execute('SELECT req_id FROM ops LIMIT 1', [], { isIdempotent: true });
+    await client.execute('SELECT req_id FROM accounts LIMIT 1', [], { isIdempotent: true });
+  } catch (err) {
+    throw new Error(`ledger schema missing in keyspace ${keyspace}: run \`npm run migrate\` (${errorMessage(err)})`, { cause: err });
+  }
+}
+
+/** One PRNG per ledger, seeded apart, so the two ledgers' faults are reproducible but not in lockstep. */
+function configuredFaults(config: LedgerConfig, latencyJitterMs: number): Record<Account, Faults> {
+  const base: FaultSettings = {
+    latencyMs: config.FAULT_LATENCY_MS,
+    latencyJitterMs,
+    errorRate: config.FAULT_ERROR_RATE,
+    dropResponseRate: config.FAULT_DROP_RESPONSE_RATE,
+    refuseRate: config.FAULT_REFUSE_RATE,
+    seed: config.FAULT_SEED,
+  };
+  return { funding: new Faults(base), trading: new Faults({ ...base, seed: base.seed + 1 }) };
+}
+
+function baseUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export async function startLedgers(config: LedgerConfig, opts: StartLedgersOptions = {}): Promise<RunningLedgers> {
-  const logger = opts.logger ?? pino({ level: config.LOG_LEVEL, base: { service: 'ledgers' } });
+  const logger = opts.logger ?? createLogger('ledgers', config.LOG_LEVEL);
   const host = opts.host ?? config.LEDGER_HOST;
+  const settings = cassandraSettings(config, config.CASSANDRA_LEDGER_KEYSPACE);
   const ownClient = !opts.client;
-  const client = opts.client ?? createCassandraClient(config, config.CASSANDRA_LEDGER_KEYSPACE);
+  const client = opts.client ?? createCassandraClient(settings);
   const servers: http.Server[] = [];
   try {
     await client.connect();
-    try {
-      await client.execute('SELECT req_id FROM ops LIMIT 1', [], { isIdempotent: true });
-      await client.execute('SELECT req_id FROM accounts LIMIT 1', [], { isIdempotent: true });
-    } catch (err) {
-      throw new Error(
-        `ledger schema missing in keyspace ${config.CASSANDRA_LEDGER_KEYSPACE}: run \`npm run migrate\` (${(err as Error).message})`,
-        { cause: err },
-      );
-    }
+    await assertSchema(client, config.CASSANDRA_LEDGER_KEYSPACE);
     const assets = opts.assets ?? parseAssetSet(DEFAULT_ASSETS);
-    const store = new LedgerStore(client, { serialConsistency: serialConsistency(config), assets });
-    const base: FaultSettings = {
-      latencyMs: config.FAULT_LATENCY_MS,
-      latencyJitterMs: opts.latencyJitterMs ?? 0,
-      errorRate: config.FAULT_ERROR_RATE,
-      dropResponseRate: config.FAULT_DROP_RESPONSE_RATE,
-      refuseRate: config.FAULT_REFUSE_RATE,
-      seed: config.FAULT_SEED,
-    };
-    // One PRNG per ledger, seeded apart, so the two ledgers' faults are reproducible but not in lockstep.
-    const faults: Record<LedgerName, Faults> = {
-      funding: new Faults(base),
-      trading: new Faults({ ...base, seed: base.seed + 1 }),
-    };
-    const listen = async (ledger: LedgerName, port: number) => {
+    const store = new LedgerStore(client, { serialConsistency: serialConsistency(settings), assets });
+    const faults = configuredFaults(config, opts.latencyJitterMs ?? 0);
+    const serve = (ledger: Account, port: number) => {
       const app = createLedgerApp({
         ledger,
         store,
@@ -76,21 +84,13 @@ export async function startLedgers(config: LedgerConfig, opts: StartLedgersOptio
       });
       const server = http.createServer(app);
       servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      return (server.address() as AddressInfo).port;
+      return listen(server, port, host);
     };
-    const fundingPort = await listen('funding', opts.fundingPort ?? config.FUNDING_PORT);
-    const tradingPort = await listen('trading', opts.tradingPort ?? config.TRADING_PORT);
-    const urlHost = host.includes(':') ? `[${host}]` : host;
-    const urls = { funding: `http://${urlHost}:${fundingPort}`, trading: `http://${urlHost}:${tradingPort}` };
-    for (const [ledger, url] of Object.entries(urls)) {
-      const f = faults[ledger as LedgerName];
+    const fundingPort = await serve('funding', opts.fundingPort ?? config.FUNDING_PORT);
+    const tradingPort = await serve('trading', opts.tradingPort ?? config.TRADING_PORT);
+    const urls: Record<Account, string> = { funding: baseUrl(host, fundingPort), trading: baseUrl(host, tradingPort) };
+    for (const [ledger, url] of Object.entries(urls) as [Account, string][]) {
+      const f = faults[ledger];
       logger.info({ ledger, url, faults: f.active ? f.get() : 'off', assets: assets.spec }, 'ledger listening');
     }
 
@@ -105,6 +105,7 @@ export async function startLedgers(config: LedgerConfig, opts: StartLedgersOptio
         closing ??= (async () => {
           await Promise.all(servers.map((s) => closeServer(s, opts.shutdownGraceMs ?? 5_000)));
           if (ownClient) await client.shutdown();
+          logger.info('ledgers stopped');
         })();
         return closing;
       },
@@ -114,18 +115,4 @@ export async function startLedgers(config: LedgerConfig, opts: StartLedgersOptio
     if (ownClient) await client.shutdown().catch(() => undefined);
     throw err;
   }
-}
-
-/** Stops accepting, lets requests in flight finish for up to graceMs, then cuts what is left. */
-function closeServer(server: http.Server, graceMs: number): Promise<void> {
-  if (!server.listening) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-    timer.unref();
-    server.close(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
 }

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { createHttpAdapter } from '@it/adapters';
 import { defineAdapterContract, type LedgerKind } from '@it/contract-kit';
-import { ledgerAdminClient, type FaultSettings, type LedgerName, type RunningLedgers } from '../src/index.ts';
+import type { Account } from '@it/domain';
+import { ledgerAdminClient, type FaultSettings, type RunningLedgers } from '../src/index.ts';
 import { newUserId, startTestLedgers, testConfig } from './helpers.ts';
 
 const config = testConfig();
@@ -15,7 +16,7 @@ afterAll(async () => {
   await ledgers?.close();
 });
 
-const admin = (ledger: LedgerName) => ledgerAdminClient(ledgers.urls[ledger], config.LEDGER_ADMIN_TOKEN);
+const admin = (ledger: Account) => ledgerAdminClient(ledgers.urls[ledger], config.LEDGER_ADMIN_TOKEN);
 
 const CHAOS: Partial<FaultSettings> = {
   latencyMs: 20,
@@ -25,7 +26,7 @@ const CHAOS: Partial<FaultSettings> = {
   seed: 20_250_101,
 };
 
-const KINDS: Record<LedgerName, LedgerKind> = { funding: 'two-phase', trading: 'single-phase' };
+const KINDS: Record<Account, LedgerKind> = { funding: 'two-phase', trading: 'single-phase' };
 
 for (const faults of [false, true]) {
   for (const ledger of ['funding', 'trading'] as const) {

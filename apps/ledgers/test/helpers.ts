@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
-import { loadLedgerConfig, type LedgerConfig } from '@it/config';
-import { createCassandraClient, migrate } from '@it/store';
+import { createCassandraClient, migrate } from '@it/cassandra';
+import { cassandraSettings, loadLedgerConfig, type LedgerConfig } from '@it/config';
+import { createLogger } from '@it/observability';
 import { startLedgers, type RunningLedgers, type StartLedgersOptions } from '../src/index.ts';
 
 const schemaDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../schema/ledger');
@@ -13,7 +13,7 @@ export function testConfig(overrides: Record<string, string> = {}): LedgerConfig
 
 /** Applies schema/ledger (idempotent, checksummed), so this file also runs without `npm run migrate` first. */
 export async function ensureLedgerSchema(config: LedgerConfig): Promise<void> {
-  const client = createCassandraClient(config);
+  const client = createCassandraClient(cassandraSettings(config));
   try {
     await migrate(client, { keyspace: config.CASSANDRA_LEDGER_KEYSPACE, replication: config.CASSANDRA_REPLICATION, dir: schemaDir });
   } finally {
@@ -27,7 +27,7 @@ export async function startTestLedgers(config = testConfig(), opts: StartLedgers
   return startLedgers(config, {
     fundingPort: 0,
     tradingPort: 0,
-    logger: pino({ level: process.env.LEDGER_TEST_LOG_LEVEL ?? 'error' }),
+    logger: createLogger('ledgers', process.env.LEDGER_TEST_LOG_LEVEL ?? 'error'),
     shutdownGraceMs: 1_000,
     ...opts,
   });

@@ -2,12 +2,14 @@
 // fault injection, the crash windows between claim and apply, and the statement cost of each operation.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createCassandraClient } from '@it/store';
-import { ledgerAdminClient, type LedgerName, type RunningLedgers, type StoreCounters } from '../src/index.ts';
+import { createCassandraClient } from '@it/cassandra';
+import { cassandraSettings } from '@it/config';
+import type { Account } from '@it/domain';
+import { ledgerAdminClient, type RunningLedgers, type StoreCounters } from '../src/index.ts';
 import { newUserId, startTestLedgers, testConfig } from './helpers.ts';
 
 const config = testConfig();
-const client = createCassandraClient(config, config.CASSANDRA_LEDGER_KEYSPACE);
+const client = createCassandraClient(cassandraSettings(config, config.CASSANDRA_LEDGER_KEYSPACE));
 let ledgers: RunningLedgers;
 let F = '';
 let T = '';
@@ -23,7 +25,7 @@ afterAll(async () => {
   await client.shutdown();
 });
 
-const admin = (ledger: LedgerName) => ledgerAdminClient(ledgers.urls[ledger], config.LEDGER_ADMIN_TOKEN);
+const admin = (ledger: Account) => ledgerAdminClient(ledgers.urls[ledger], config.LEDGER_ADMIN_TOKEN);
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(url, {
@@ -46,7 +48,7 @@ const move = (userId: bigint, amount: bigint | string | number, reqId: string = 
   amount: typeof amount === 'bigint' ? amount.toString() : amount,
 });
 
-async function funded(ledger: LedgerName, amount: bigint): Promise<bigint> {
+async function funded(ledger: Account, amount: bigint): Promise<bigint> {
   const u = newUserId();
   await admin(ledger).credit(u, 1, amount);
   return u;
@@ -217,7 +219,7 @@ describe('two ledgers, one req_id: independent', () => {
 
 describe('crash windows: a withdraw claimed but never applied', () => {
   /** What a ledger that died right after claiming the req_id leaves behind (written as an LWT, like the ledger). */
-  async function claimOnly(ledger: LedgerName, u: bigint, amount: bigint): Promise<string> {
+  async function claimOnly(ledger: Account, u: bigint, amount: bigint): Promise<string> {
     const id = randomUUID();
     const rs = await client.execute(
       'INSERT INTO ops (ledger, req_id, kind, user_id, asset_id, amount, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS',

@@ -3,8 +3,9 @@
 // available + frozen + finalized is conserved through commits and rollbacks.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpAdapter, type AdapterOutcome, type LedgerAdapter, type LedgerOperation } from '@it/adapters';
-import { ledgerAdminClient, mulberry32, type LedgerName, type RunningLedgers } from '../src/index.ts';
+import { createHttpAdapter, type LedgerAdapter } from '@it/adapters';
+import type { Account, Movement, Outcome } from '@it/domain';
+import { ledgerAdminClient, mulberry32, type RunningLedgers } from '../src/index.ts';
 import { newUserId, startTestLedgers, testConfig } from './helpers.ts';
 
 const config = testConfig();
@@ -26,7 +27,7 @@ afterAll(async () => {
 });
 
 /** Repeats with the same req_id while pending (the coordinator's behaviour); faults are off, so rarely. */
-async function definite(call: () => Promise<AdapterOutcome>): Promise<AdapterOutcome> {
+async function definite(call: () => Promise<Outcome>): Promise<Outcome> {
   for (let i = 0; i < 20; i++) {
     const out = await call();
     if (out.kind !== 'pending') return out;
@@ -35,7 +36,7 @@ async function definite(call: () => Promise<AdapterOutcome>): Promise<AdapterOut
   throw new Error('still pending after 20 attempts');
 }
 
-describe.each(['funding', 'trading'] as const)('%s: 200 concurrent withdraws on one account', (ledger: LedgerName) => {
+describe.each(['funding', 'trading'] as const)('%s: 200 concurrent withdraws on one account', (ledger: Account) => {
   it('never overdraws, conserves available + frozen + finalized, and replays give the same answers', async () => {
     const viaA = createHttpAdapter({ name: `${ledger}-a`, baseUrl: a.urls[ledger], timeoutMs: 30_000, connections: 64 });
     const viaB = createHttpAdapter({ name: `${ledger}-b`, baseUrl: b.urls[ledger], timeoutMs: 30_000, connections: 64 });
@@ -45,7 +46,7 @@ describe.each(['funding', 'trading'] as const)('%s: 200 concurrent withdraws on 
     await admin.credit(userId, 1, FUNDS);
 
     const random = mulberry32(ledger === 'funding' ? 7 : 8);
-    const ops: LedgerOperation[] = Array.from({ length: N }, () => ({
+    const ops: Movement[] = Array.from({ length: N }, () => ({
       reqId: randomUUID(),
       userId,
       assetId: 1,

@@ -1,6 +1,7 @@
 // The life of a service process, the same for the API, the workers and the reference ledgers: signal
 // handlers installed before start-up, a configuration problem reported without a stack trace, one graceful
-// close on SIGTERM/SIGINT (a second signal exits at once), exit 0 after a clean close.
+// close on SIGTERM/SIGINT (a second signal exits at once), exit 0 after a clean close, exit 1 on an
+// unhandled rejection.
 import { ConfigError } from '@it/config';
 import { createLogger, type Logger } from '@it/observability';
 
@@ -34,6 +35,12 @@ export function runProcess(name: string, start: (logger: Logger) => Promise<Clos
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Node's own rule (a rejection nobody handles ends the process), said in the JSON log before exiting: a
+  // process in an unknown state restarts from Cassandra, the source of truth.
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled rejection: exiting');
+    process.exit(1);
+  });
 
   // Through a promise so a configuration error thrown synchronously by `start` is reported the same way.
   Promise.resolve()
