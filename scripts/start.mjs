@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDeps } from './ensure-deps.mjs';
+import { projectEnv, runOnProjectNode } from './project-node.mjs';
 import { SINGLE, cassandraDown, cassandraUp, redisDown, redisUp, REDIS_PORT } from './stack.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -17,7 +18,7 @@ const DEV_LEDGER_ADMIN_TOKEN = 'dev-ledger-admin-token';
 const DEMO_USER = '1001';
 
 /** @type {NodeJS.ProcessEnv} */
-const env = { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' };
+const env = { ...projectEnv(), NODE_ENV: process.env.NODE_ENV ?? 'development' };
 const API_URL = `http://127.0.0.1:${env.API_PORT ?? 8080}`;
 const FUNDING_URL = env.FUNDING_URL ?? 'http://127.0.0.1:8081';
 const TRADING_URL = env.TRADING_URL ?? 'http://127.0.0.1:8082';
@@ -39,8 +40,12 @@ function devToken(sub) {
  * @param {string} script
  */
 function launch(name, script) {
-  // node with tsx as a loader (not the tsx CLI, which adds a process between us and the app's signals).
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  // node with tsx as a loader (not the tsx CLI, which adds a process between us and the app's signals). A
+  // process group of its own: Ctrl-C reaches only this script, whose one SIGTERM lets each app close
+  // gracefully (a second signal would make it exit at once).
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'], detached: true,
+  });
   child.on('exit', (code, signal) => {
     if (!shuttingDown) {
       console.error(`[start] ${name} exited (${signal ?? code}); stopping everything`);
@@ -107,9 +112,10 @@ async function shutdown(code) {
 }
 
 async function main() {
+  ensureDeps();
+  await runOnProjectNode();
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
-  ensureDeps();
   if (!external) {
     started.redis = await redisUp();
     started.cassandra = await cassandraUp(SINGLE);

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDeps } from './ensure-deps.mjs';
+import { projectEnv, runOnProjectNode } from './project-node.mjs';
 import { SINGLE, cassandraDown, cassandraUp, redisDown, redisUp } from './stack.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -15,7 +16,7 @@ const external = Boolean(process.env.CASSANDRA_CONTACT_POINTS || process.env.RED
 const runId = Date.now().toString(36);
 /** @type {NodeJS.ProcessEnv & { CASSANDRA_KEYSPACE: string, CASSANDRA_LEDGER_KEYSPACE: string }} */
 const testEnv = {
-  ...process.env,
+  ...projectEnv(),
   NODE_ENV: 'test',
   CASSANDRA_KEYSPACE: process.env.CASSANDRA_KEYSPACE ?? `transfer_test_${runId}`,
   CASSANDRA_LEDGER_KEYSPACE: process.env.CASSANDRA_LEDGER_KEYSPACE ?? `ledger_test_${runId}`,
@@ -50,6 +51,7 @@ async function dropTestKeyspaces() {
 async function main() {
   const t0 = Date.now();
   ensureDeps();
+  await runOnProjectNode();
   const started = { redis: false, cassandra: false };
   let status;
   try {

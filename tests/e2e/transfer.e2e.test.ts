@@ -1,7 +1,9 @@
 // The product over HTTP, as separate processes: API, worker, reference ledgers, real Cassandra and Redis.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../support/processes.ts';
 import type { Account } from '@it/domain';
+import { eventually } from '../support/processes.ts';
 import { newUserId, Product, tokenFor } from '../support/product.ts';
 
 const product = new Product({ basePort: 18180 });
@@ -17,6 +19,17 @@ async function fundedUser(ledger: Account, amount: bigint) {
 async function balances(user: string) {
   return { funding: await product.balance('funding', user, 1), trading: await product.balance('trading', user, 1) };
 }
+
+describe('runtime', () => {
+  it('every process of the product runs on Node 24 (the binary each one was started from)', () => {
+    const processes = [product.api, product.ledgers, ...product.workers];
+    expect(processes).toHaveLength(3);
+    for (const p of processes) {
+      const exe = fs.readlinkSync(`/proc/${p.child.pid}/exe`);
+      expect(execFileSync(exe, ['--version'], { encoding: 'utf8' }).trim(), p.name).toMatch(/^v24\./);
+    }
+  });
+});
 
 describe('happy paths', () => {
   it.each([

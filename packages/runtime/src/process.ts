@@ -43,6 +43,7 @@ export function runProcess(name: string, start: (logger: Logger) => Promise<Clos
   });
 
   // Through a promise so a configuration error thrown synchronously by `start` is reported the same way.
+  logger.info({ node: process.versions.node, pid: process.pid }, `${name} starting`);
   Promise.resolve()
     .then(() => start(logger))
     .then(
