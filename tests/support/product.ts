@@ -11,7 +11,8 @@ import { startApp, type AppProcess } from './processes.ts';
 
 export const JWT_SECRET = 'e2e-test-secret-0123456789abcdef0123456789';
 export const ADMIN_TOKEN = 'e2e-ledger-admin-token-0123456789';
-export const REDIS_URL = 'redis://127.0.0.1:6390';
+// The Redis the tests' processes use, as for Cassandra: the environment's, else the local stack's.
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6390';
 
 export interface ProductOptions {
   basePort: number;
@@ -31,6 +32,32 @@ export function tokenFor(sub: string, secret = JWT_SECRET): string {
 let userCounter = BigInt(Date.now()) * 100n;
 export const newUserId = () => String(userCounter++);
 
+/** Deletes the keys starting with `prefix` (SCAN, never KEYS: it does not block a shared Redis). */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
+  // Glob-escape the prefix: only the keys that really start with it match.
+  const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  let deleted = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+    if (keys.length) deleted += await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return deleted;
+}
+
+/** Sum of the samples of `name` (exact metric name) whose labels include `labels`, in Prometheus text. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (m?.[1] !== name) continue;
+    const own = m[2] ?? '';
+    if (Object.entries(labels).every(([k, v]) => own.includes(`${k}="${v}"`))) sum += Number(m[3]);
+  }
+  return sum;
+}
+
 /**
  * Each product gets its own queue prefix and its own transfer keyspace: its sweeper must see only its own
  * transfers, not those other tests left active in a shared keyspace.
@@ -38,6 +65,7 @@ export const newUserId = () => String(userCounter++);
 export class Product {
   readonly prefix = `{e2e-${randomUUID().slice(0, 8)}}`;
   readonly keyspace = `e2e_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  readonly redisUrl = REDIS_URL;
   readonly apiUrl: string;
   readonly ledgerUrl: Record<Account, string>;
   ledgers!: AppProcess;
@@ -53,7 +81,7 @@ export class Product {
   }
 
   get baseEnv(): Record<string, string> {
-    return { QUEUE_PREFIX: this.prefix, REDIS_URL, CASSANDRA_KEYSPACE: this.keyspace };
+    return { QUEUE_PREFIX: this.prefix, REDIS_URL: this.redisUrl, CASSANDRA_KEYSPACE: this.keyspace };
   }
 
   /** A store on this product's keyspace, for tests that look at rows directly. */
@@ -113,13 +141,28 @@ export class Product {
     } finally {
       await cassandra.shutdown();
     }
-    const redis = new Redis(REDIS_URL);
+    await this.dropQueue();
+  }
+
+  /**
+   * Deletes every Redis key of this product's queue prefix, and nothing else: what losing the queue means
+   * to this product, without touching other tests on the same Redis. Returns how many keys were deleted.
+   */
+  async dropQueue(): Promise<number> {
+    const redis = new Redis(this.redisUrl);
     try {
-      const keys = await redis.keys(`${this.prefix}*`);
-      if (keys.length) await redis.del(...keys);
+      return await deleteKeys(redis, this.prefix);
     } finally {
       redis.disconnect();
     }
+  }
+
+  /** A counter's value summed over all its label sets, on each worker's /metrics. */
+  async workerCounter(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const texts = await Promise.all(
+      this.workers.map(async (w) => (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text()),
+    );
+    return texts.reduce((sum, text) => sum + metricValue(text, name, labels), 0);
   }
 
   async transfer(body: Record<string, unknown>, opts: { token?: string; headers?: Record<string, string> } = {}) {

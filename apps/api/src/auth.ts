@@ -93,7 +93,11 @@ function jwtAuthenticator(config: ApiConfig, logger: Logger): Authenticator {
 }
 
 export interface Caller {
-  /** Undefined only with AUTH_MODE=none on POST: the body names the user. */
+  /**
+   * Undefined only with AUTH_MODE=none: on a create the body names the user; on a read of one transfer
+   * without `?user_id` nobody is named, and the transfer is answered whoever owns it (the seed's own
+   * end-to-end script reads that way).
+   */
   userId: bigint | undefined;
 }
 
@@ -101,27 +105,31 @@ export function callerOf(res: Response): Caller {
   return res.locals.caller as Caller;
 }
 
+/** What a route needs to know of its caller: `create` (POST), `read` (one transfer), `list` (one's own). */
+export type CallerRoute = 'create' | 'read' | 'list';
+
 /**
  * Middleware: authenticates the request and leaves the caller in `res.locals`; refuses in the route's error
- * shape (`post`: the transfer-result shape, `get`: `{error}`).
+ * shape (create: the transfer-result shape, reads: `{error}`).
  */
-export function requireCaller(auth: Authenticator, shape: 'post' | 'get') {
+export function requireCaller(auth: Authenticator, route: CallerRoute) {
+  const refuse = (res: Response, status: number, message: string) =>
+    route === 'create' ? sendPostError(res, status, message) : sendGetError(res, status, message);
   return async (req: Request, res: Response, next: NextFunction) => {
     const outcome = await auth.authenticate(req);
     if (!outcome.ok) {
       if (outcome.status === 401 && auth.mode === 'jwt') res.set('www-authenticate', 'Bearer');
-      if (shape === 'post') sendPostError(res, outcome.status, outcome.message);
-      else sendGetError(res, outcome.status, outcome.message);
+      refuse(res, outcome.status, outcome.message);
       return;
     }
     let userId = outcome.userId;
-    if (userId === undefined && shape === 'get') {
-      // AUTH_MODE=none (development): reads say whose transfers they want.
+    // AUTH_MODE=none (development): reads may say whose transfers they want; a listing must.
+    if (userId === undefined && route !== 'create' && req.query.user_id !== undefined) {
       userId = parseUserId(req.query.user_id);
-      if (userId === undefined) {
-        sendGetError(res, 401, 'user_id query parameter (a positive integer) is required when AUTH_MODE=none');
-        return;
-      }
+      if (userId === undefined) return refuse(res, 400, 'user_id query parameter must be a positive integer');
+    }
+    if (userId === undefined && route === 'list') {
+      return refuse(res, 401, 'user_id query parameter (a positive integer) is required when AUTH_MODE=none');
     }
     res.locals.caller = { userId } satisfies Caller;
     next();

@@ -2,6 +2,7 @@
 // the first step, wait briefly for the outcome, and read it back from Cassandra (the source of truth).
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
+import { UnknownOutcomeError } from '@it/cassandra';
 import type { Logger, Metrics } from '@it/observability';
 import { enqueueTransfer, jobIdFor, type TransferJobData } from '@it/queue';
 import { errorMessage, withDeadline } from '@it/runtime';
@@ -110,16 +111,33 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
     }
   }
 
+  /**
+   * A write whose outcome is unknown may have recorded the transfer (or the key's claim of `reqId`), and the
+   * sweeper would then move the money: the client gets `pending` with the req_id, never a "failed, retry"
+   * that would create a second transfer. Only an error after which nothing was written reaches the 503.
+   */
+  async function unlessUnknown<T>(reqId: string, write: () => Promise<T>): Promise<T | { kind: 'result'; result: TransferResult }> {
+    try {
+      return await write();
+    } catch (err) {
+      if (!(err instanceof UnknownOutcomeError)) throw err;
+      logger.warn({ req_id: reqId, err }, 'outcome of the create is unknown: answering pending with its req_id');
+      return { kind: 'result', result: pendingResult(reqId) };
+    }
+  }
+
   return async function createTransfer(input: CreateTransferInput): Promise<CreateTransferOutcome> {
     const freshId = randomUUID();
     input.onReqId?.(freshId);
-    const claimed = await claimKey(input, freshId, new Date());
+    const claimed = await unlessUnknown(freshId, () => claimKey(input, freshId, new Date()));
     if (claimed === 'conflict') return { kind: 'key_conflict' };
+    if ('result' in claimed) return claimed;
     const { reqId, createdAt, replay } = claimed;
     input.onReqId?.(reqId);
     const log = logger.child({ req_id: reqId });
 
-    const record = await ensureRecord(input.transfer, reqId, createdAt, replay, log);
+    const record = await unlessUnknown(reqId, () => ensureRecord(input.transfer, reqId, createdAt, replay, log));
+    if ('result' in record) return record;
     if (replay) log.info({ state: record.state }, 'idempotent replay');
     const now = resultOf(record);
     if (now.status !== 'pending') return { kind: 'result', result: now };

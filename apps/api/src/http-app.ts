@@ -3,7 +3,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { CorruptRowError, InvalidPagingStateError, StoreUnavailableError } from '@it/cassandra';
 import type { Logger } from '@it/observability';
-import { bodyParseError } from '@it/runtime';
+import { clientError } from '@it/runtime';
 import { InvalidTransferError } from '@it/store';
 import { sendGetError, sendPostError } from './wire.ts';
 
@@ -44,8 +44,8 @@ function errorHandler(bodyLimit: string, logger: Logger) {
       req.socket.destroy();
       return;
     }
-    const bodyError = bodyParseError(err, bodyLimit);
-    if (bodyError) return send(bodyError.status, bodyError.message);
+    const mistake = clientError(err, bodyLimit);
+    if (mistake) return send(mistake.status, mistake.message);
     if (err instanceof InvalidTransferError) return send(400, err.message);
     if (err instanceof InvalidPagingStateError) return send(400, 'cursor is not a value this API returned');
     const log = logger.child({ req_id: res.locals.reqId as unknown, method: req.method, path: req.path });

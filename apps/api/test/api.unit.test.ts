@@ -76,11 +76,31 @@ describe('identifiers, keys, cursors', () => {
     for (const bad of ['', 'k'.repeat(256), 'tab\there', 'é']) expect(parseIdempotencyKey(bad).ok).toBe(false);
   });
   it('requestHash ignores spelling, not substance', () => {
-    const t = { source: 'funding', target: 'trading', userId: 5n, assetId: 1, amount: 300n } as const;
-    expect(requestHash(t)).toBe(requestHash({ ...t }));
-    expect(requestHash(t)).not.toBe(requestHash({ ...t, amount: 301n }));
-    expect(requestHash(t)).not.toBe(requestHash({ ...t, source: 'trading', target: 'funding' }));
-    expect(requestHash(t)).toMatch(/^[0-9a-f]{64}$/);
+    const hashOf = (body: Record<string, unknown>) => {
+      const parsed = parseTransferBody(body);
+      if (!parsed.ok) throw new Error(parsed.message);
+      return requestHash(parsed.value);
+    };
+    const base = { from: 'funding', to: 'trading', user_id: '5', asset_id: 1, amount: '300' };
+    const h = hashOf(base);
+    expect(h).toMatch(/^[0-9a-f]{64}$/);
+    // The same transfer spelled otherwise: a JSON number, another key order, annotations.
+    expect(hashOf({ ...base, amount: 300 })).toBe(h);
+    expect(hashOf({ ...base, user_id: 5 })).toBe(h);
+    expect(hashOf({ amount: '300', asset_id: 1, user_id: '5', to: 'trading', from: 'funding' })).toBe(h);
+    expect(hashOf({ ...base, note: 'rebalance', client_ts: 1 })).toBe(h);
+    // Any change of substance is another request.
+    const others = [
+      { ...base, amount: '301' },
+      { ...base, user_id: '6' },
+      { ...base, asset_id: 2 },
+      { ...base, from: 'trading', to: 'funding' },
+      // Fields must not run into each other: user 51 asset 1 vs user 5 asset 11.
+      { ...base, user_id: '51', asset_id: 1, amount: '300' },
+      { ...base, user_id: '5', asset_id: 11, amount: '300' },
+    ].map(hashOf);
+    for (const other of others) expect(other).not.toBe(h);
+    expect(new Set(others).size).toBe(others.length);
   });
   it('isUuid', () => {
     expect(isUuid('0b45e5e0-8f17-4c58-b5f5-c9982981e7a3')).toBe(true);

@@ -49,12 +49,12 @@ export async function deletePrefix(prefix: string): Promise<void> {
   }
 }
 
-export async function startTestApi(config: ApiConfig = testConfig()): Promise<TestApi> {
+export async function startTestApi(config: ApiConfig = testConfig(), opts: { shutdownGraceMs?: number } = {}): Promise<TestApi> {
   const api = await startApi(config, {
     port: 0,
     metricsPort: 0,
     logger: createLogger('api-test', process.env.API_TEST_LOG_LEVEL ?? 'silent'),
-    shutdownGraceMs: 2_000,
+    shutdownGraceMs: opts.shutdownGraceMs ?? 2_000,
   });
   return {
     ...api,
@@ -91,6 +91,15 @@ export function backdoor(config: ApiConfig) {
   };
 }
 
+/** Polls `fn` until it holds: for conditions that have no event to wait on. */
+export async function eventually(what: string, fn: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 let nextUser = BigInt(Date.now()) * 1000n + BigInt(process.pid % 1000);
 export function newUserId(): string {
   return (nextUser++).toString();
@@ -113,7 +122,7 @@ export interface Reply {
 
 export async function call(
   url: string,
-  opts: { method?: string; token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  opts: { method?: string; token?: string; body?: unknown; raw?: string; headers?: Record<string, string>; signal?: AbortSignal } = {},
 ): Promise<Reply> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
@@ -122,7 +131,7 @@ export async function call(
     headers['content-type'] ??= 'application/json';
     body = opts.raw ?? JSON.stringify(opts.body);
   }
-  const res = await fetch(url, { method: opts.method ?? (body !== undefined ? 'POST' : 'GET'), headers, body });
+  const res = await fetch(url, { method: opts.method ?? (body !== undefined ? 'POST' : 'GET'), headers, body, signal: opts.signal });
   const text = await res.text();
   let parsed: Record<string, unknown>;
   try {

@@ -1,6 +1,7 @@
 // One reference ledger's HTTP surface (docs/adapter-contract.md). Funding and Trading are the same app
 // over different rows; the ledger name selects two-phase (freeze) or single-phase (debit) semantics.
 import express from 'express';
+import { jsonBody } from '@it/runtime';
 import { adminRoutes } from './admin.ts';
 import { errorHandler, notFound } from './http-errors.ts';
 import { contractRoutes, healthRoutes, type LedgerContext } from './routes.ts';
@@ -15,7 +16,7 @@ export function createLedgerApp(opts: LedgerAppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(jsonBody(BODY_LIMIT));
   app.use(contractRoutes(opts));
   app.use(adminRoutes(opts));
   app.use(healthRoutes(opts));

@@ -4,7 +4,7 @@ import type { ErrorRequestHandler, Request, Response } from 'express';
 import type { z } from 'zod';
 import { CorruptRowError, StoreUnavailableError } from '@it/cassandra';
 import type { Logger } from '@it/observability';
-import { bodyParseError } from '@it/runtime';
+import { clientError } from '@it/runtime';
 import { describeIssues } from './schemas.ts';
 
 /** A request that fails validation; its message names the field. */
@@ -31,9 +31,9 @@ export function errorHandler(logger: Logger, bodyLimit: string): ErrorRequestHan
       res.status(400).json({ status: 'invalid', error: err.message });
       return;
     }
-    const body = bodyParseError(err, bodyLimit);
-    if (body) {
-      res.status(body.status).json({ status: 'invalid', error: body.message });
+    const mistake = clientError(err, bodyLimit);
+    if (mistake) {
+      res.status(mistake.status).json({ status: 'invalid', error: mistake.message });
       return;
     }
     // Set by the fault wrapper: route params and body are not reliable here.

@@ -228,7 +228,7 @@ export class LedgerStore {
     // An unknown outcome settled: even when the holder is our own claim we answer as for a replay (not
     // fresh), which is always safe.
     if (r.settled) return { fresh: false, row: r.value };
-    if (r.rs.wasApplied()) return { fresh: true, row: mine };
+    if (r.applied) return { fresh: true, row: mine };
     // A failed IF NOT EXISTS returns the current row; read it by name, and re-read if it is not there.
     const existing = r.rs.first();
     return { fresh: false, row: existing && existing.get('kind') != null ? this.toClaim(reqId, existing) : await holder() };
@@ -276,7 +276,7 @@ export class LedgerStore {
           what,
         );
         if (r.settled && r.value.op) return resolve(movementReplay(kind, r.value.op), what);
-        if (!r.settled && r.rs.wasApplied()) return step.applied;
+        if (!r.settled && r.applied) return step.applied;
         await this.backOff(attempt, what);
         // SERIAL: completes any Paxos round in flight, so the next attempt starts from the latest balance.
         const read = await this.readOp(ledger, m, m.reqId, { serial: true, withAccount: true });
@@ -319,7 +319,7 @@ export class LedgerStore {
           () => this.readOp(ledger, key, reqId, { serial: true }),
           what,
         );
-        if (!r.settled && r.rs.wasApplied()) return step.applied;
+        if (!r.settled && r.applied) return step.applied;
         await this.backOff(attempt, what);
         // Lost: read again at SERIAL. Unknown outcome: the settling SERIAL read already shows the row as it is
         // now (finished by us or a rival, or still held), and the rules answer from it.

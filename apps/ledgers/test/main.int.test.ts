@@ -2,6 +2,7 @@
 // and on SIGTERM finishes the request in flight before exiting 0.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,24 +22,41 @@ function run(env: Record<string, string>) {
   });
   children.push(child);
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const records: { msg?: string; ledger?: string; url?: string }[] = [];
+  const onRecord = new Set<() => void>();
+  let partial = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    partial += d.toString();
+    const lines = partial.split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) if (line.startsWith('{')) records.push(JSON.parse(line) as (typeof records)[number]);
+    for (const check of onRecord) check();
+  });
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const urls = new Promise<Record<string, string>>((resolve, reject) => {
-    const found: Record<string, string> = {};
-    child.stdout.on('data', () => {
-      for (const line of out.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        const rec = JSON.parse(line) as { msg?: string; ledger?: string; url?: string };
-        if (rec.msg === 'ledger listening' && rec.ledger && rec.url) found[rec.ledger] = rec.url;
-      }
-      if (found.funding && found.trading) resolve(found);
+  /** Resolves with what `find` finds in the log, as soon as it is there. */
+  const until = <T>(what: string, find: () => T | undefined) =>
+    new Promise<T>((resolve, reject) => {
+      const check = () => {
+        const found = find();
+        if (found === undefined) return;
+        onRecord.delete(check);
+        resolve(found);
+      };
+      onRecord.add(check);
+      check();
+      void exited.then((code) => reject(new Error(`exited ${code} before ${what}: ${out}`)));
     });
-    void exited.then((code) => reject(new Error(`exited ${code}: ${out}`)));
+  const urls = until('listening', () => {
+    const found: Record<string, string> = {};
+    for (const r of records) if (r.msg === 'ledger listening' && r.ledger && r.url) found[r.ledger] = r.url;
+    return found.funding && found.trading ? found : undefined;
   });
+  const logged = (msg: string) => until(`logging "${msg}"`, () => (records.some((r) => r.msg === msg) ? true : undefined));
   // Tests that expect an early exit never await the URLs.
   urls.catch(() => undefined);
-  return { child, exited, urls, output: () => out };
+  return { child, exited, urls, logged, output: () => out };
 }
 
 beforeAll(async () => {
@@ -56,15 +74,32 @@ describe('apps/ledgers/src/main.ts', () => {
     const u = newUserId();
     await admin.credit(u, 1, 500n);
     await admin.setFaults({ latencyMs: 700 });
-    const slow = fetch(`${urls.funding}/v1/withdraw`, {
+    const reqId = randomUUID();
+    const body = JSON.stringify({ req_id: reqId, user_id: u.toString(), asset_id: 1, amount: '200' });
+    // `Expect: 100-continue`: the server answers "continue" once it holds the request, and the body
+    // follows only after the shutdown has begun, so the request is in flight across it.
+    const req = http.request(`${urls.funding}/v1/withdraw`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ req_id: randomUUID(), user_id: u.toString(), asset_id: 1, amount: '200' }),
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
     });
-    await new Promise((r) => setTimeout(r, 200));
+    const answered = new Promise<{ status: number | undefined; body: string }>((resolve, reject) => {
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode, body: text }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+    });
+    const held = new Promise<void>((resolve) => req.once('continue', resolve));
+    req.flushHeaders();
+    await held;
     p.child.kill('SIGTERM');
-    const res = await slow;
+    await p.logged('shutting down: finishing the work in hand');
+    req.end(body);
+    const res = await answered;
     expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ req_id: reqId, status: 'success' });
     expect(await p.exited).toBe(0);
     expect(p.output()).toMatch(/ledgers stopped/);
   });

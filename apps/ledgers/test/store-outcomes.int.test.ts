@@ -1,9 +1,11 @@
 // The store's conditional writes when Cassandra's reply is lost, on the real Cassandra: a client wrapper
-// loses the reply of a write that applied, loses a request before it is sent, or reports Unavailable. Each
-// operation must still answer exactly once and move the balance exactly once.
+// loses the reply of a write that applied, loses a request before it is sent, reports Unavailable (an
+// unknown outcome on Paxos v1), or finds no host to send to (certainly not applied). Each operation must
+// still answer exactly once and move the balance exactly once.
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  errors,
   StoreUnavailableError,
   UnknownOutcomeError,
   createCassandraClient,
@@ -16,7 +18,7 @@ import type { Account } from '@it/domain';
 import { LedgerStore, parseAssetSet } from '../src/index.ts';
 import { ensureLedgerSchema, newUserId, testConfig } from './helpers.ts';
 
-type Fault = 'reply lost' | 'request lost' | 'unavailable';
+type Fault = 'reply lost' | 'request lost' | 'unavailable' | 'not sent';
 
 /**
  * The two calls the store makes, passed through to Cassandra, except the next statement matching each
@@ -48,8 +50,12 @@ class LossyClient {
     if (i < 0) return send();
     const { fault } = this.pending.splice(i, 1)[0]!;
     if (fault === 'request lost') throw new Error('connection reset before the request was written (simulated)');
-    // The native protocol's Unavailable (0x1000): the coordinator refused before anything was proposed.
+    // The native protocol's Unavailable (0x1000).
     if (fault === 'unavailable') throw Object.assign(new Error('not enough replicas (simulated)'), { code: 0x1000 });
+    if (fault === 'not sent') {
+      const inner = Object.assign(new Error('no connection available (simulated)'), { requestNotWritten: true });
+      throw new errors.NoHostAvailableError({ '127.0.0.1:9042': inner });
+    }
     await send();
     throw new Error('client timeout: the write was sent, its reply never came (simulated)');
   }
@@ -106,9 +112,16 @@ describe('withdraw', () => {
     expect(await store.balance(LEDGER, m.userId, 1)).toEqual({ available: 60n, frozen: 40n });
   });
 
-  it('Unavailable: certainly not applied, so unavailable at once; the replay applies it', async () => {
+  it('Unavailable: settled by a SERIAL read that finds no row, so sent again: applied once', async () => {
     const m = withdrawal(await funded(100n));
     lossy.failNext(MOVEMENT_BATCH, 'unavailable');
+    expect(await store.movement(LEDGER, 'withdraw', m)).toEqual({ status: 'success', state: 'frozen' });
+    expect(await store.balance(LEDGER, m.userId, 1)).toEqual({ available: 60n, frozen: 40n });
+  });
+
+  it('no host took it: certainly not applied, so unavailable at once; the replay applies it', async () => {
+    const m = withdrawal(await funded(100n));
+    lossy.failNext(MOVEMENT_BATCH, 'not sent');
     const err = await store.movement(LEDGER, 'withdraw', m).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreUnavailableError);
     expect(err).not.toBeInstanceOf(UnknownOutcomeError);
@@ -133,9 +146,9 @@ describe('withdraw', () => {
     expect(await store.balance(LEDGER, m.userId, 1)).toEqual({ available: 60n, frozen: 40n });
   });
 
-  it('claim Unavailable: unavailable, nothing claimed', async () => {
+  it('claim not sent: unavailable, nothing claimed', async () => {
     const m = withdrawal(await funded(100n));
-    lossy.failNext(CLAIM, 'unavailable');
+    lossy.failNext(CLAIM, 'not sent');
     await expect(store.movement(LEDGER, 'withdraw', m)).rejects.toBeInstanceOf(StoreUnavailableError);
     expect(await store.query(LEDGER, m.reqId)).toBeUndefined();
   });
@@ -161,7 +174,7 @@ describe('commit and rollback', () => {
   it('void of a claimed, never applied withdraw, reply lost: answered voided, and the withdraw never applies', async () => {
     const m = withdrawal(await funded(100n));
     // The withdraw claims its req_id, then "dies" before its batch is sent.
-    lossy.failNext(MOVEMENT_BATCH, 'unavailable');
+    lossy.failNext(MOVEMENT_BATCH, 'not sent');
     await expect(store.movement(LEDGER, 'withdraw', m)).rejects.toBeInstanceOf(StoreUnavailableError);
     lossy.failNext(VOID_ROW, 'reply lost');
     expect(await store.rollback(LEDGER, m.reqId)).toEqual({ status: 'success', state: 'voided' });

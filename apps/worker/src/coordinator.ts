@@ -34,11 +34,14 @@ export interface CoordinatorOptions {
 
 export type Adapters = Record<Account, LedgerAdapter>;
 
+/** The store methods a step uses: the Cassandra store in production, an in-memory double in unit tests. */
+export type CoordinatorStore = Pick<TransferStore, 'get' | 'compareAndSet'>;
+
 export class Coordinator {
   private readonly clock: () => Date;
 
   constructor(
-    private readonly store: TransferStore,
+    private readonly store: CoordinatorStore,
     private readonly adapters: Adapters,
     private readonly opts: CoordinatorOptions,
   ) {

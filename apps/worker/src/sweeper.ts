@@ -52,6 +52,10 @@ export async function sweep(store: TransferStore, queue: Queue<TransferJobData>,
     for (const reqId of stats.corrupt) {
       opts.logger.error({ req_id: reqId }, 'transfer row unreadable: left untouched for operators');
     }
+    for (const epoch of stats.failedEpochs) {
+      opts.logger.error({ epoch }, 'active-index partition unreadable: skipped this sweep');
+    }
+    opts.metrics?.sweeperFailedPartitions.inc(stats.failedEpochs.length);
     opts.metrics?.sweeperRuns.inc({ result: 'ok' });
     opts.metrics?.sweeperRecovered.inc(enqueued);
     opts.metrics?.activeTransfers.set(stats.active);

@@ -9,20 +9,20 @@ import { createHttpAdapter, type LedgerAdapter } from '../src/index.ts';
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
 
 let handler: Handler = (_req, res) => res.end();
-const seen: { method: string; url: string; body: string }[] = [];
+const seen: { method: string; url: string; body: string; headers: http.IncomingHttpHeaders }[] = [];
 const server = http.createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     const body = Buffer.concat(chunks).toString('utf8');
-    seen.push({ method: req.method ?? '', url: req.url ?? '', body });
+    seen.push({ method: req.method ?? '', url: req.url ?? '', body, headers: req.headers });
     handler(req, res, body);
   });
 });
 let baseUrl = '';
 const adapters: LedgerAdapter[] = [];
 
-function adapter(overrides: { timeoutMs?: number; retries?: number; baseUrl?: string } = {}) {
+function adapter(overrides: { timeoutMs?: number; retries?: number; baseUrl?: string; connections?: number; headers?: Record<string, string> } = {}) {
   const a = createHttpAdapter({ name: 'test', baseUrl, timeoutMs: 1_000, ...overrides });
   adapters.push(a);
   return a;
@@ -86,12 +86,37 @@ describe('definite answers', () => {
       `GET /v1/ops/${op.reqId}`,
     ]);
     expect(JSON.parse(seen[1]!.body)).toEqual({ req_id: op.reqId });
+    expect(JSON.parse(seen[2]!.body)).toEqual({ req_id: op.reqId });
+    expect(seen[3]?.body).toBe('');
+  });
+
+  it('sends JSON headers (content-type only with a body) and the configured extra headers', async () => {
+    handler = (_req, res) => json(res, 200, { status: 'success' });
+    const a = adapter({ headers: { authorization: 'Bearer t' } });
+    await a.commit(op.reqId);
+    await a.query(op.reqId);
+    expect(seen.map((s) => [s.headers.accept, s.headers['content-type'], s.headers.authorization])).toEqual([
+      ['application/json', 'application/json', 'Bearer t'],
+      ['application/json', undefined, 'Bearer t'],
+    ]);
+  });
+
+  it('accepts a reply of exactly the size limit', async () => {
+    const envelope = JSON.stringify({ status: 'success', pad: '' });
+    const body = JSON.stringify({ status: 'success', pad: 'x'.repeat(64 * 1024 - envelope.length) });
+    expect(body).toHaveLength(64 * 1024);
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body);
+    };
+    expect(await adapter().withdraw(op)).toEqual({ kind: 'success' });
   });
 
   it('keeps a path prefix of the base URL', async () => {
     handler = (_req, res) => json(res, 200, { status: 'success' });
     await adapter({ baseUrl: `${baseUrl}/ledger/funding/` }).commit(op.reqId);
-    expect(seen[0]?.url).toBe('/ledger/funding/v1/commit');
+    await adapter({ baseUrl: `${baseUrl}/ledger//` }).commit(op.reqId);
+    expect(seen.map((s) => s.url)).toEqual(['/ledger/funding/v1/commit', '/ledger/v1/commit']);
   });
 
   it('query maps success, failed and pending', async () => {
@@ -101,9 +126,17 @@ describe('definite answers', () => {
     handler = (_req, res) => json(res, 200, { status: 'failed', reason: 'insufficient_funds' });
     expect(await a.query(op.reqId)).toEqual({ kind: 'failed', reason: 'insufficient_funds' });
     handler = (_req, res) => json(res, 200, { status: 'pending' });
-    expect((await a.query(op.reqId)).kind).toBe('pending');
+    expect(await a.query(op.reqId)).toEqual({ kind: 'pending', detail: `test: ${op.reqId} is still in flight` });
     handler = (_req, res) => json(res, 404, { status: 'not_found' });
-    expect((await a.query(op.reqId)).kind).toBe('pending');
+    expect(await a.query(op.reqId)).toEqual({ kind: 'pending', detail: 'test: unexpected reply HTTP 404: {"status":"not_found"}' });
+  });
+
+  it('query trusts only a 200 with a known body', async () => {
+    const a = adapter({ retries: 0 });
+    handler = (_req, res) => json(res, 503, { status: 'success' });
+    expect(await a.query(op.reqId)).toEqual({ kind: 'pending', detail: 'test: unexpected reply HTTP 503: {"status":"success"}' });
+    handler = (_req, res) => json(res, 200, { status: 'done' });
+    expect(await a.query(op.reqId)).toEqual({ kind: 'pending', detail: 'test: unexpected reply HTTP 200: {"status":"done"}' });
   });
 });
 
@@ -123,7 +156,16 @@ describe('everything unprovable is pending', () => {
   ])('%s', async (_name, status, body) => {
     handler = (_req, res) => json(res, status, body);
     const out = await adapter({ retries: 0 }).withdraw(op);
-    expect(out.kind).toBe('pending');
+    expect(out).toEqual({ kind: 'pending', detail: `test: unexpected reply HTTP ${status}: ${JSON.stringify(body)}` });
+  });
+
+  it('quotes at most 200 characters of an unexpected reply', async () => {
+    const text = 'e'.repeat(300);
+    handler = (_req, res) => {
+      res.writeHead(500);
+      res.end(text);
+    };
+    expect(await adapter().withdraw(op)).toEqual({ kind: 'pending', detail: `test: unexpected reply HTTP 500: ${text.slice(0, 200)}` });
   });
 
   it('garbage body', async () => {
@@ -144,7 +186,7 @@ describe('everything unprovable is pending', () => {
 
   it('a reply larger than any contract reply', async () => {
     handler = (_req, res) => json(res, 200, { status: 'success', pad: 'x'.repeat(200_000) });
-    expect((await adapter().withdraw(op)).kind).toBe('pending');
+    expect(await adapter().withdraw(op)).toEqual({ kind: 'pending', detail: 'test: unexpected reply HTTP 200: <too large>' });
   });
 
   it('a service that never answers: pending within the timeout', async () => {
@@ -164,7 +206,7 @@ describe('everything unprovable is pending', () => {
       res.write('{"status":');
     };
     const out = await adapter({ timeoutMs: 300 }).withdraw(op);
-    expect(out.kind).toBe('pending');
+    expect(out).toEqual({ kind: 'pending', detail: 'test: no reply within 300 ms' });
   });
 
   it('connection refused: pending', async () => {
@@ -172,9 +214,18 @@ describe('everything unprovable is pending', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
+    const t0 = Date.now();
     const out = await adapter({ baseUrl: `http://127.0.0.1:${port}` }).withdraw(op);
-    expect(out.kind).toBe('pending');
-    if (out.kind === 'pending') expect(out.detail).toMatch(/ECONNREFUSED/);
+    expect(out).toEqual({ kind: 'pending', detail: expect.stringMatching(/^test: ECONNREFUSED /) });
+    // Retried once after a pause of 25 to 50 ms: the request was certainly not processed.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(24);
+  });
+
+  it('a connection reset by the service (RST) is retried once too', async () => {
+    handler = (req) => req.socket.resetAndDestroy();
+    const out = await adapter().withdraw(op);
+    expect(out).toEqual({ kind: 'pending', detail: expect.stringMatching(/^test: ECONNRESET /) });
+    expect(seen).toHaveLength(2);
   });
 
   it('a connection reset after the request was read: pending, never failed', async () => {
@@ -190,8 +241,11 @@ describe('bounded retry inside one call', () => {
   it('503 then 200 → success after one retry', async () => {
     let n = 0;
     handler = (_req, res) => (n++ === 0 ? json(res, 503, { status: 'error' }) : json(res, 200, { status: 'success' }));
+    const t0 = Date.now();
     expect(await adapter().withdraw(op)).toEqual({ kind: 'success' });
     expect(seen).toHaveLength(2);
+    // The pause before the retry is 25 to 50 ms.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(24);
   });
 
   it('503 twice → pending after exactly one retry', async () => {
@@ -246,7 +300,31 @@ describe('connections', () => {
     expect(sockets.size).toBeLessThanOrEqual(2);
   });
 
-  it('refuses a base URL that is not http(s)', () => {
-    expect(() => createHttpAdapter({ name: 'x', baseUrl: 'ftp://example.com', timeoutMs: 100 })).toThrow(/http/);
+  it('holds at most `connections` sockets', async () => {
+    const sockets = new Set<unknown>();
+    handler = (req, res) => {
+      sockets.add(req.socket);
+      setTimeout(() => json(res, 200, { status: 'success' }), 20);
+    };
+    const a = adapter({ connections: 1 });
+    await Promise.all([a.commit(op.reqId), a.commit(op.reqId), a.commit(op.reqId)]);
+    expect(sockets.size).toBe(1);
+  });
+
+  it('a closed adapter makes no more calls', async () => {
+    handler = (_req, res) => json(res, 200, { status: 'success' });
+    const a = createHttpAdapter({ name: 'test', baseUrl, timeoutMs: 1_000 });
+    await a.close();
+    expect(await a.commit(op.reqId)).toEqual({ kind: 'pending', detail: expect.stringMatching(/^test: UND_ERR_DESTROYED /) });
+    expect(seen).toEqual([]);
+  });
+
+  it('refuses a base URL that is not http(s), and accepts https', async () => {
+    expect(() => createHttpAdapter({ name: 'x', baseUrl: 'ftp://example.com', timeoutMs: 100 })).toThrow(new Error('x: baseUrl must be http(s)'));
+    await createHttpAdapter({ name: 'x', baseUrl: 'https://example.com', timeoutMs: 100 }).close();
+  });
+
+  it.each([0, -1, Number.NaN])('refuses timeoutMs %s', (timeoutMs) => {
+    expect(() => createHttpAdapter({ name: 'x', baseUrl, timeoutMs })).toThrow(new Error('x: timeoutMs must be positive'));
   });
 });

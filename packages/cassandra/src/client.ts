@@ -24,7 +24,7 @@ export interface CassandraSettings {
   requestTimeoutMs: number;
 }
 
-export const { types } = cassandra;
+export const { types, errors } = cassandra;
 type ConsistencyKey = keyof typeof types.consistencies;
 
 function consistencyCode(name: string): number {

@@ -30,19 +30,23 @@ export class CorruptRowError extends Error {
   override name = 'CorruptRowError';
 }
 
-/** Errors after which a conditional write certainly did not apply. Everything else is an unknown outcome. */
+/**
+ * Errors after which a conditional write certainly did not apply: the statement was refused before it ran, or
+ * never left the client. Everything else is an unknown outcome. Unavailable is not in the list: on a Paxos v1
+ * cluster the commit phase can fail after a proposal was accepted, which a later round then completes.
+ */
 export function definitelyNotApplied(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: number }).code;
   const rc = cassandra.types.responseErrorCodes;
-  if (code === rc.unavailableException || code === rc.syntaxError || code === rc.invalid || code === rc.unauthorized) {
-    return true;
-  }
-  // The driver found no host to send to: nothing left the client.
+  if (code === rc.syntaxError || code === rc.invalid || code === rc.unauthorized) return true;
+  // The driver found no host to send to: nothing left the client when every host either refused the request
+  // before writing it or could not even be connected to.
   if (err instanceof cassandra.errors.NoHostAvailableError) {
-    return Object.values(err.innerErrors as Record<string, unknown>).every(
-      (e) => e instanceof Error && 'requestNotWritten' in e && (e as { requestNotWritten?: boolean }).requestNotWritten === true,
-    );
+    return Object.values(err.innerErrors as Record<string, unknown>).every((e) => {
+      const inner = e as { requestNotWritten?: unknown; syscall?: unknown } | null;
+      return e instanceof Error && (inner?.requestNotWritten === true || inner?.syscall === 'connect');
+    });
   }
   return false;
 }

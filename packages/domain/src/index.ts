@@ -53,12 +53,17 @@ const DECIMAL = /^[1-9][0-9]*$/;
 const MAX_DIGITS = 19;
 
 /**
- * A positive integer up to `max`, as a JSON integer or a decimal string; returns the value or a message that
- * starts with `field`. A JSON number beyond 2^53−1 is refused: JSON.parse has already rounded it, so the
- * value the client meant is lost.
+ * A positive integer up to `max`, as a JSON integer (number, or bigint when a lossless parser read one beyond
+ * 2^53−1) or a decimal string; returns the value or a message that starts with `field`. A JS number beyond
+ * 2^53−1 is refused: whoever made it (JSON.parse) has already rounded it, so the value meant is lost.
  */
 export function parsePositiveInt64(value: unknown, field: string, max: bigint = MAX_AMOUNT): bigint | string {
   if (value === undefined || value === null) return `${field} is required`;
+  // A JSON integer beyond 2^53-1, read exactly by a lossless body parser.
+  if (typeof value === 'bigint') {
+    if (value <= 0n) return `${field} must be a positive integer`;
+    return value > max ? `${field} must be at most ${max}` : value;
+  }
   if (typeof value === 'number') {
     if (!Number.isInteger(value) || value <= 0) return `${field} must be a positive integer`;
     if (!Number.isSafeInteger(value)) {

@@ -44,6 +44,10 @@ export function createMetrics(app: string) {
     ),
     sweeperRuns: counter('sweeper_runs_total', 'Sweeper passes, by result', ['result']),
     sweeperRecovered: counter('sweeper_recovered_total', 'Overdue transfers the sweeper re-enqueued'),
+    sweeperFailedPartitions: counter(
+      'sweeper_failed_partitions_total',
+      'Active-index partitions a sweep could not read (skipped, retried by the next sweep)',
+    ),
     activeTransfers: gauge('transfers_active', 'Non-terminal transfers seen by the last sweep'),
     stuckTransfers: gauge('transfers_stuck', 'Non-terminal transfers older than the stuck threshold, seen by the last sweep'),
     corruptTransfers: gauge('transfers_corrupt', 'Transfers whose stored row this version cannot read, seen by the last sweep'),

@@ -75,18 +75,22 @@ export function createProbeServer(opts: { registry: MetricsSource; logger: Logge
 }
 
 /**
- * The client's mistake behind a body parser's error (body-parser sets `type` and a 4xx `status`), as a status
- * and a message naming the body; undefined for any other error.
+ * The client's mistake behind an error Express or a body parser raised (http-errors carry a 4xx `status`: a
+ * body too large or not JSON, a malformed percent-escape in the path…), as a status and a message naming what
+ * was wrong; undefined for any other error, which is the server's.
  */
-export function bodyParseError(err: unknown, limit: string): { status: number; message: string } | undefined {
-  const e = err as { type?: unknown; status?: unknown } | null | undefined;
-  if (typeof e?.type !== 'string' || typeof e.status !== 'number' || e.status >= 500) return undefined;
+export function clientError(err: unknown, bodyLimit: string): { status: number; message: string } | undefined {
+  const e = err as { type?: unknown; status?: unknown; expose?: unknown; message?: unknown } | null | undefined;
+  if (typeof e?.status !== 'number' || e.status < 400 || e.status >= 500) return undefined;
   switch (e.type) {
     case 'entity.too.large':
-      return { status: 413, message: `body is larger than ${limit}` };
+      return { status: 413, message: `body is larger than ${bodyLimit}` };
     case 'entity.parse.failed':
       return { status: 400, message: 'body: not valid JSON' };
+    case undefined:
+      // The router's own (e.g. "Failed to decode param …"): its message is meant for the client.
+      return { status: e.status, message: typeof e.message === 'string' && e.expose !== false ? e.message : 'bad request' };
     default:
-      return { status: e.status === 415 ? 415 : 400, message: `body could not be read (${e.type})` };
+      return { status: e.status === 415 ? 415 : 400, message: `body could not be read (${String(e.type)})` };
   }
 }

@@ -1,3 +1,4 @@
 export * from './helpers.ts';
 export * from './http.ts';
 export * from './process.ts';
+export * from './json-body.ts';

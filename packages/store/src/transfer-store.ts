@@ -61,11 +61,24 @@ export interface ScanStats {
   corrupt: string[];
   cleaned: number;
   epochsDropped: number;
+  /** Index partitions (minutes) that could not be read this time: reported, skipped, retried next sweep. */
+  failedEpochs: string[];
 }
 
 export interface TransferStoreOptions {
   serialConsistency: number;
   clock?: () => Date;
+}
+
+/** A failure of the caller's visit, carried through the scan's per-partition error handling untouched. */
+class VisitError extends Error {}
+
+async function visitRecord(visit: (record: TransferRecord) => Promise<void> | void, record: TransferRecord): Promise<void> {
+  try {
+    await visit(record);
+  } catch (err) {
+    throw new VisitError('visit failed', { cause: err });
+  }
 }
 
 export function epochOf(date: Date): bigint {
@@ -92,22 +105,33 @@ function toRecord(row: Row): TransferRecord {
   if (!isAccount(source) || !isAccount(target)) {
     throw new CorruptRowError(`transfer ${reqId} has unknown accounts ${String(source)} → ${String(target)}`);
   }
+  // Columns every transfer is written with: a null one is a row this code cannot act on, never a default.
+  const required = {
+    userId: row.get('user_id') as unknown,
+    assetId: row.get('asset_id') as unknown,
+    amount: row.get('amount') as unknown,
+    version: row.get('version') as unknown,
+    createdAt: row.get('created_at') as unknown,
+  };
+  const missing = Object.entries(required).filter(([, v]) => v === null || v === undefined).map(([k]) => k);
+  if (missing.length) throw new CorruptRowError(`transfer ${reqId} has no ${missing.join(', ')}`);
   const transitionId = row.get('transition_id') as Uuid | null;
+  const createdAt = required.createdAt as Date;
   return {
     reqId,
-    userId: row.get('user_id') as bigint,
-    assetId: row.get('asset_id') as number,
-    amount: row.get('amount') as bigint,
+    userId: required.userId as bigint,
+    assetId: required.assetId as number,
+    amount: required.amount as bigint,
     source,
     target,
     state,
-    version: row.get('version') as number,
+    version: required.version as number,
     transitionId: transitionId ? transitionId.toString() : '',
     error: (row.get('error') as string | null) ?? null,
     attempt: (row.get('attempt') as number | null) ?? 0,
     nextAttemptAt: (row.get('next_attempt_at') as Date | null) ?? null,
-    createdAt: row.get('created_at') as Date,
-    updatedAt: row.get('updated_at') as Date,
+    createdAt,
+    updatedAt: (row.get('updated_at') as Date | null) ?? createdAt,
   };
 }
 
@@ -158,7 +182,6 @@ export class TransferStore {
     const transitionId = randomUUID();
     try {
       await Promise.all([
-        this.registerEpoch(epoch),
         this.client.execute('INSERT INTO active_transfers (epoch, req_id) VALUES (?, ?)', [epoch, t.reqId], {
           prepare: true,
           isIdempotent: true,
@@ -169,6 +192,8 @@ export class TransferStore {
           { prepare: true, isIdempotent: true },
         ),
       ]);
+      // After the entry: a sweeper dropping this epoch meanwhile looks again and sees it (dropEpoch).
+      await this.registerEpoch(epoch);
     } catch (err) {
       throw storeError(err, 'index new transfer');
     }
@@ -200,7 +225,7 @@ export class TransferStore {
         ? { created: true, record }
         : { created: false, record: write.value };
     }
-    if (!write.settled && write.rs.wasApplied()) return { created: true, record };
+    if (!write.settled && write.applied) return { created: true, record };
     const current = await this.get(t.reqId, { serial: true });
     if (!current) throw new StoreUnavailableError(`transfer ${t.reqId} neither created nor found`);
     return { created: false, record: current };
@@ -236,7 +261,7 @@ export class TransferStore {
       `write to transfer ${from.reqId}`,
     );
     // Settled: our transition marker in the row means our write won.
-    const applied = write.settled ? write.value?.transitionId === next.transitionId : write.rs.wasApplied();
+    const applied = write.settled ? write.value?.transitionId === next.transitionId : write.applied;
     if (!applied) {
       return { applied: false, current: write.settled ? write.value : await this.get(from.reqId, { serial: true }) };
     }
@@ -245,8 +270,9 @@ export class TransferStore {
   }
 
   private async registerEpoch(epoch: bigint): Promise<void> {
-    // Only the current epoch is cached: the sweeper never drops it, so the cache cannot go stale.
-    if (epoch === this.registeredEpoch) return;
+    // Cached only while the sweeper cannot drop it (the current and the previous minute): an older epoch,
+    // e.g. a replay's original minute, is written every time, since the sweeper may have dropped it.
+    if (epoch === this.registeredEpoch && epoch >= epochOf(this.clock()) - 1n) return;
     await this.client.execute('INSERT INTO active_epochs (shard, epoch) VALUES (0, ?)', [epoch], {
       prepare: true,
       isIdempotent: true,
@@ -272,7 +298,9 @@ export class TransferStore {
 
   /**
    * Visits every non-terminal transfer through the active index, cleaning entries of finished or never-created
-   * transfers and forgetting epochs that hold no live entry. Cost follows the active set, not history.
+   * transfers and forgetting epochs that hold no live entry. Cost follows the active set, not history. A
+   * partition that cannot be read (a timeout, too many tombstones) is reported in `failedEpochs` and skipped:
+   * it never stops the sweep of the others.
    */
   async scanActive(
     visit: (record: TransferRecord) => Promise<void> | void,
@@ -280,74 +308,98 @@ export class TransferStore {
   ): Promise<ScanStats> {
     const pageSize = opts.pageSize ?? 500;
     const current = epochOf(this.clock());
-    const stats: ScanStats = { epochs: 0, pages: 0, rowsRead: 0, active: 0, corrupt: [], cleaned: 0, epochsDropped: 0 };
+    const stats: ScanStats = {
+      epochs: 0, pages: 0, rowsRead: 0, active: 0, corrupt: [], cleaned: 0, epochsDropped: 0, failedEpochs: [],
+    };
+    let epochs: ResultSet;
     try {
-      const epochs = await this.client.execute('SELECT epoch FROM active_epochs WHERE shard = 0', [], {
-        prepare: true,
-        isIdempotent: true,
-      });
-      stats.rowsRead += epochs.rowLength;
-      for (const epochRow of epochs.rows) {
-        const epoch = epochRow.get('epoch') as bigint;
-        stats.epochs++;
-        let live = 0;
-        let pageState: string | undefined;
-        do {
-          const page = await this.client.execute(
-            'SELECT req_id FROM active_transfers WHERE epoch = ?',
-            [epoch],
-            { prepare: true, isIdempotent: true, fetchSize: pageSize, ...(pageState ? { pageState } : {}) },
-          );
-          stats.pages++;
-          stats.rowsRead += page.rowLength;
-          pageState = page.pageState ?? undefined;
-          // One corrupt row must not stop the sweep for every other transfer.
-          const records = await Promise.all(
-            page.rows.map((r) =>
-              this.get(String(r.get('req_id'))).catch((err: unknown) => {
-                if (err instanceof CorruptRowError) return err;
-                throw err;
-              }),
-            ),
-          );
-          for (const [i, record] of records.entries()) {
-            const reqId = String(page.rows[i]?.get('req_id'));
-            if (record instanceof CorruptRowError) {
-              stats.rowsRead++;
-              stats.corrupt.push(reqId);
-              live++;
-              continue;
-            }
-            if (record) stats.rowsRead++;
-            // Drop entries of finished transfers, of creates that never wrote their row, and strays a
-            // retried create left under another epoch (the row's own epoch holds its real entry).
-            const obsolete = record
-              ? isTerminal(record.state) || epochOf(record.createdAt) !== epoch
-              : epoch < current - ORPHAN_AFTER_EPOCHS;
-            if (obsolete) {
-              await this.deleteEntry(epoch, reqId);
-              stats.cleaned++;
-              continue;
-            }
-            live++;
-            if (record) {
-              stats.active++;
-              await visit(record);
-            }
-          }
-        } while (pageState);
-        if (live === 0 && epoch < current - 1n) {
-          await this.client.execute('DELETE FROM active_epochs WHERE shard = 0 AND epoch = ?', [epoch], {
-            prepare: true,
-            isIdempotent: true,
-          });
-          stats.epochsDropped++;
-        }
-      }
+      epochs = await this.client.execute('SELECT epoch FROM active_epochs WHERE shard = 0', [], { prepare: true, isIdempotent: true });
     } catch (err) {
       throw storeError(err, 'scan active transfers');
     }
+    stats.rowsRead += epochs.rowLength;
+    for (const epochRow of epochs.rows) {
+      const epoch = epochRow.get('epoch') as bigint;
+      stats.epochs++;
+      let live = 0;
+      let pageState: string | undefined;
+      try {
+        do {
+          const page = await this.scanPage(epoch, current, pageSize, pageState, stats);
+          pageState = page.pageState;
+          live += page.live;
+          // Visits run outside the partition's own reads: a failing visit (the queue) is the caller's to see.
+          for (const record of page.toVisit) await visitRecord(visit, record);
+        } while (pageState);
+        if (live === 0 && epoch < current - 1n && (await this.dropEpoch(epoch))) stats.epochsDropped++;
+      } catch (err) {
+        if (err instanceof VisitError) throw err.cause;
+        stats.failedEpochs.push(epoch.toString());
+      }
+    }
     return stats;
+  }
+
+  /** One page of an epoch's entries: cleans the obsolete ones and returns the live records to visit. */
+  private async scanPage(epoch: bigint, current: bigint, pageSize: number, pageState: string | undefined, stats: ScanStats) {
+    const page = await this.client.execute('SELECT req_id FROM active_transfers WHERE epoch = ?', [epoch], {
+      prepare: true, isIdempotent: true, fetchSize: pageSize, ...(pageState ? { pageState } : {}),
+    });
+    stats.pages++;
+    stats.rowsRead += page.rowLength;
+    const reqIds = page.rows.map((r) => String(r.get('req_id')));
+    // One corrupt row must not stop the sweep for every other transfer.
+    const readOrCorrupt = (reqId: string, serial: boolean) =>
+      this.get(reqId, { serial }).catch((err: unknown) => {
+        if (err instanceof CorruptRowError) return err;
+        throw err;
+      });
+    const records = await Promise.all(reqIds.map((reqId) => readOrCorrupt(reqId, false)));
+    let live = 0;
+    const toVisit: TransferRecord[] = [];
+    for (const [i, reqId] of reqIds.entries()) {
+      let record = records[i];
+      if (record === undefined && epoch < current - ORPHAN_AFTER_EPOCHS) {
+        // Before forgetting a create that seems never to have written its row: a SERIAL read completes a
+        // create accepted but not yet visible, which would otherwise sit in `init` with no entry forever.
+        record = await readOrCorrupt(reqId, true);
+      }
+      if (record instanceof CorruptRowError) {
+        stats.rowsRead++;
+        stats.corrupt.push(reqId);
+        live++;
+        continue;
+      }
+      if (record) stats.rowsRead++;
+      // Drop entries of finished transfers, of creates that never wrote their row, and strays a retried
+      // create left under another epoch (the row's own epoch holds its real entry).
+      const obsolete = record ? isTerminal(record.state) || epochOf(record.createdAt) !== epoch : epoch < current - ORPHAN_AFTER_EPOCHS;
+      if (obsolete) {
+        await this.deleteEntry(epoch, reqId);
+        stats.cleaned++;
+        continue;
+      }
+      live++;
+      if (record) {
+        stats.active++;
+        toVisit.push(record);
+      }
+    }
+    return { live, toVisit, pageState: page.pageState ?? undefined };
+  }
+
+  /**
+   * Forgets an epoch that held no live entry, then looks again: a create in that epoch (an idempotent replay
+   * keeps its original minute) writes its entry before registering the epoch, so an entry that landed while
+   * the epoch was being dropped is seen here and the epoch registered again. True when it stays dropped.
+   */
+  private async dropEpoch(epoch: bigint): Promise<boolean> {
+    const options = { prepare: true, isIdempotent: true };
+    await this.client.execute('DELETE FROM active_epochs WHERE shard = 0 AND epoch = ?', [epoch], options);
+    const again = await this.client.execute('SELECT req_id FROM active_transfers WHERE epoch = ? LIMIT 1', [epoch], options);
+    if (again.rowLength === 0) return true;
+    await this.client.execute('INSERT INTO active_epochs (shard, epoch) VALUES (0, ?)', [epoch], options);
+    return false;
   }
 
   /** A user's transfers, newest first; `cursor` is the opaque value the previous page returned. */
@@ -405,7 +457,7 @@ export class TransferStore {
       () => read(true),
       'idempotency claim',
     );
-    if (!write.settled && write.rs.wasApplied()) return { claimed: true };
+    if (!write.settled && write.applied) return { claimed: true };
     let row: Row | null;
     try {
       row = write.settled ? write.value : await read(true);

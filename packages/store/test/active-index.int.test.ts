@@ -10,6 +10,19 @@ let now = new Date(Date.UTC(2031, 0, 1));
 const { client, store, keyspace, close } = await testStore({ clock: () => now });
 afterAll(() => close());
 
+/**
+ * How many finished transfers the O(active) proof writes. Fewer are refused: with none the proof is a no-op,
+ * and a small history hides the costs that show only at scale (pages of tombstones, tombstone thresholds).
+ */
+const MIN_HISTORY = 10_000;
+function historySize(value = process.env.HISTORY_TRANSFERS): number {
+  const n = Number(value ?? 100_000);
+  if (!Number.isInteger(n) || n < MIN_HISTORY) {
+    throw new Error(`HISTORY_TRANSFERS must be an integer of at least ${MIN_HISTORY} (got ${value}): fewer would prove nothing`);
+  }
+  return n;
+}
+
 async function drive(record: TransferRecord, states: Parameters<TransferStore['compareAndSet']>[0]['to'][]) {
   let r = record;
   for (const to of states) {
@@ -114,7 +127,7 @@ describe('active index', () => {
     // 100 000 transfers created over the last ~2 hours and finished (create + 2 LWTs each).
     const start = now.getTime() - 120 * EPOCH_MS;
     const realNow = now;
-    const n = Number(process.env.HISTORY_TRANSFERS ?? 100_000);
+    const n = historySize();
     const local = await testStore({ keyspace }); // real clock: createdAt is given per transfer below
     try {
       await pool(n, 64, async (i) => {
