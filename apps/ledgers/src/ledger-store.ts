@@ -70,14 +70,14 @@ const Q = {
     'INSERT INTO ops (ledger, req_id, kind, user_id, asset_id, amount, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS',
   readClaim: 'SELECT kind, user_id, asset_id, amount, reason FROM ops WHERE ledger = ? AND req_id = ?',
   // LIMIT 1: the static columns come with any row of the partition.
-  readAccount: 'SELECT available, frozen, version FROM accounts WHERE ledger = ? AND user_id = ? AND asset_id = ? LIMIT 1',
+  readAccount: 'SELECT available, frozen, debited, version FROM accounts WHERE ledger = ? AND user_id = ? AND asset_id = ? LIMIT 1',
   // A full-primary-key read returns the static columns beside the row (and nothing when the row is absent).
   readOp:
-    'SELECT available, frozen, version, kind, amount, state, reason FROM accounts WHERE ledger = ? AND user_id = ? AND asset_id = ? AND req_id = ?',
+    'SELECT available, frozen, debited, version, kind, amount, state, reason FROM accounts WHERE ledger = ? AND user_id = ? AND asset_id = ? AND req_id = ?',
   insertOp:
     'INSERT INTO accounts (ledger, user_id, asset_id, req_id, kind, amount, state, reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS',
   setBalance:
-    'UPDATE accounts SET available = ?, frozen = ?, version = ? WHERE ledger = ? AND user_id = ? AND asset_id = ? IF version = ?',
+    'UPDATE accounts SET available = ?, frozen = ?, debited = ?, version = ? WHERE ledger = ? AND user_id = ? AND asset_id = ? IF version = ?',
   // Unconditional, but only ever inside a batch whose `IF version = ?` holds it to the state that was read.
   setState: 'UPDATE accounts SET state = ?, updated_at = ? WHERE ledger = ? AND user_id = ? AND asset_id = ? AND req_id = ?',
 } as const;
@@ -139,7 +139,7 @@ export class LedgerStore {
         : { query: Q.setState, params: [w.state, now, ...pk, reqId] };
     if (!w.balance) return this.lwt(row.query, row.params);
     const b = w.balance;
-    return this.lwtBatch([row, { query: Q.setBalance, params: [b.available, b.frozen, b.version, ...pk, b.ifVersion] }]);
+    return this.lwtBatch([row, { query: Q.setBalance, params: [b.available, b.frozen, b.debited, b.version, ...pk, b.ifVersion] }]);
   }
 
   async ping(): Promise<void> {
@@ -164,6 +164,8 @@ export class LedgerStore {
     return {
       available: (row?.get('available') as bigint | null) ?? 0n,
       frozen: (row?.get('frozen') as bigint | null) ?? 0n,
+      // Null on accounts written before debits were counted (schema/ledger/002).
+      debited: (row?.get('debited') as bigint | null) ?? 0n,
       version: (row?.get('version') as bigint | null) ?? null,
     };
   }

@@ -44,6 +44,11 @@ export interface ClaimRow {
 export interface AccountState {
   available: bigint;
   frozen: bigint;
+  /**
+   * Trading only: withdraws debited and not yet committed or rolled back. A rollback gives them back to
+   * available, so credits leave room for them and a rollback always fits the column.
+   */
+  debited: bigint;
   /** null: the account was never written. */
   version: bigint | null;
 }
@@ -60,6 +65,7 @@ export interface OpRow {
 export interface BalanceWrite {
   available: bigint;
   frozen: bigint;
+  debited: bigint;
   version: bigint;
   ifVersion: bigint | null;
 }
@@ -140,15 +146,17 @@ export function planMovement(ledger: Account, kind: MovementKind, amount: bigint
     write: { type: 'insert', kind, amount, state: 'refused', reason, balance: null },
     applied: refused(reason),
   });
-  let { available, frozen } = account;
+  let { available, frozen, debited } = account;
   let state: string;
   if (kind === 'withdraw') {
     if (available < amount) return refuse(REASONS.insufficientFunds);
     available -= amount;
     if (ledger === 'funding') frozen += amount;
+    else debited += amount;
     state = HELD_STATE[ledger];
   } else {
-    if (account.available + account.frozen > MAX_AMOUNT - amount) return refuse(REASONS.balanceOverflow);
+    // Room for every withdraw still held (frozen, or debited and not finished), so that its rollback fits.
+    if (account.available + account.frozen + account.debited > MAX_AMOUNT - amount) return refuse(REASONS.balanceOverflow);
     available += amount;
     state = 'credited';
   }
@@ -161,7 +169,7 @@ export function planMovement(ledger: Account, kind: MovementKind, amount: bigint
       amount,
       state,
       reason: null,
-      balance: { available, frozen, version: version + 1n, ifVersion: account.version },
+      balance: { available, frozen, debited, version: version + 1n, ifVersion: account.version },
     },
     applied: success(state),
   };
@@ -216,17 +224,23 @@ export function finishStep(action: FinishAction, claimedAmount: bigint, op: OpRo
 /** Commit releases a freeze (Trading: records the end); rollback returns the amount to available. */
 function finishHeld(action: FinishAction, op: OpRow, account: AccountState | undefined): Step {
   if (!account || account.version === null) return corrupt(`withdraw is ${op.state} on an account without a version`);
-  let { available, frozen } = account;
-  const twoPhase = op.state === 'frozen';
-  if (twoPhase) {
+  let { available, frozen, debited } = account;
+  if (op.state === 'frozen') {
     if (frozen < op.amount) return corrupt(`frozen ${frozen} < withdraw amount ${op.amount}`);
     frozen -= op.amount;
+  } else {
+    // An account debited before its debits were counted holds less than the amount: it counts down to 0.
+    debited = debited > op.amount ? debited - op.amount : 0n;
   }
-  if (action === 'rollback') available += op.amount;
+  if (action === 'rollback') {
+    available += op.amount;
+    // Credits leave room for held withdraws, so this only fails on a row written before they did: stop, never wrap.
+    if (available + frozen + debited > MAX_AMOUNT) return corrupt(`rollback of ${op.amount} would take the balance past 2^63-1`);
+  }
   const state = action === 'commit' ? 'committed' : 'rolled_back';
   return {
     type: 'write',
-    write: { type: 'update', state, balance: { available, frozen, version: account.version + 1n, ifVersion: account.version } },
+    write: { type: 'update', state, balance: { available, frozen, debited, version: account.version + 1n, ifVersion: account.version } },
     applied: success(state),
   };
 }

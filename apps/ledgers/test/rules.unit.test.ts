@@ -19,7 +19,7 @@ import {
   type Step,
 } from '../src/rules.ts';
 
-const account = (available: bigint, frozen: bigint, version: bigint | null): AccountState => ({ available, frozen, version });
+const account = (available: bigint, frozen: bigint, version: bigint | null, debited = 0n): AccountState => ({ available, frozen, debited, version });
 const row = (kind: MovementKind, state: string, amount = 40n, reason: string | null = null): OpRow => ({ kind, amount, state, reason });
 const ok = (state: string): LedgerAnswer => ({ status: 'success', state });
 const no = (reason: string): LedgerAnswer => ({ status: 'failed', reason });
@@ -37,9 +37,10 @@ describe('planMovement: a new withdraw / deposit / credit on the balance as read
     frozen: bigint,
     version: bigint,
     ifVersion: bigint | null,
+    debited = 0n,
   ): Step => ({
     type: 'write',
-    write: { type: 'insert', kind, amount, state, reason: null, balance: { available, frozen, version, ifVersion } },
+    write: { type: 'insert', kind, amount, state, reason: null, balance: { available, frozen, debited, version, ifVersion } },
     applied: ok(state),
   });
   /** A refusal: the row alone, no balance change, and the refusal is the answer once recorded. */
@@ -55,11 +56,13 @@ describe('planMovement: a new withdraw / deposit / credit on the balance as read
     { name: 'funding, one over (frozen does not count)', ledger: 'funding', before: account(100n, 7n, 3n), amount: 101n, expected: refuses('withdraw', 101n, 'insufficient_funds') },
     { name: 'funding, account never written', ledger: 'funding', before: NEVER_WRITTEN, amount: 1n, expected: refuses('withdraw', 1n, 'insufficient_funds') },
     { name: 'funding, MAX_AMOUNT, all of it', ledger: 'funding', before: account(MAX_AMOUNT, 0n, 9n), amount: MAX_AMOUNT, expected: moves('withdraw', 'frozen', MAX_AMOUNT, 0n, MAX_AMOUNT, 10n, 9n) },
-    { name: 'trading debits', ledger: 'trading', before: account(100n, 7n, 3n), amount: 40n, expected: moves('withdraw', 'debited', 40n, 60n, 7n, 4n, 3n) },
-    { name: 'trading, exact balance', ledger: 'trading', before: account(100n, 7n, 3n), amount: 100n, expected: moves('withdraw', 'debited', 100n, 0n, 7n, 4n, 3n) },
+    { name: 'trading debits, and counts the debit held', ledger: 'trading', before: account(100n, 7n, 3n), amount: 40n, expected: moves('withdraw', 'debited', 40n, 60n, 7n, 4n, 3n, 40n) },
+    { name: 'trading, exact balance', ledger: 'trading', before: account(100n, 7n, 3n), amount: 100n, expected: moves('withdraw', 'debited', 100n, 0n, 7n, 4n, 3n, 100n) },
+    { name: 'trading, beside other debits held', ledger: 'trading', before: account(100n, 0n, 3n, 25n), amount: 40n, expected: moves('withdraw', 'debited', 40n, 60n, 0n, 4n, 3n, 65n) },
+    { name: 'funding never counts debits', ledger: 'funding', before: account(100n, 0n, 3n, 25n), amount: 40n, expected: moves('withdraw', 'frozen', 40n, 60n, 40n, 4n, 3n, 25n) },
     { name: 'trading, one over', ledger: 'trading', before: account(100n, 7n, 3n), amount: 101n, expected: refuses('withdraw', 101n, 'insufficient_funds') },
     { name: 'trading, account never written', ledger: 'trading', before: NEVER_WRITTEN, amount: 1n, expected: refuses('withdraw', 1n, 'insufficient_funds') },
-    { name: 'trading, MAX_AMOUNT, all of it', ledger: 'trading', before: account(MAX_AMOUNT, 0n, 9n), amount: MAX_AMOUNT, expected: moves('withdraw', 'debited', MAX_AMOUNT, 0n, 0n, 10n, 9n) },
+    { name: 'trading, MAX_AMOUNT, all of it', ledger: 'trading', before: account(MAX_AMOUNT, 0n, 9n), amount: MAX_AMOUNT, expected: moves('withdraw', 'debited', MAX_AMOUNT, 0n, 0n, 10n, 9n, MAX_AMOUNT) },
   ];
   it.each(withdraws)('withdraw: $name', ({ ledger, before, amount, expected }) => {
     expect(planMovement(ledger, 'withdraw', amount, before)).toEqual(expected);
@@ -75,6 +78,9 @@ describe('planMovement: a new withdraw / deposit / credit on the balance as read
       { name: `${ledger} ${kind} of MAX_AMOUNT on an empty account`, ledger, kind, before: NEVER_WRITTEN, amount: MAX_AMOUNT, expected: moves(kind, 'credited', MAX_AMOUNT, MAX_AMOUNT, 0n, 1n, null) },
       { name: `${ledger} ${kind} of MAX_AMOUNT when 1 is frozen`, ledger, kind, before: account(0n, 1n, 2n), amount: MAX_AMOUNT, expected: refuses(kind, MAX_AMOUNT, 'balance_overflow') },
       { name: `${ledger} ${kind} of 1 on a full account`, ledger, kind, before: account(MAX_AMOUNT, 0n, 5n), amount: 1n, expected: refuses(kind, 1n, 'balance_overflow') },
+      // A debit held may be rolled back into available: a credit leaves room for it.
+      { name: `${ledger} ${kind}, available + frozen + debited reaches MAX_AMOUNT exactly`, ledger, kind, before: account(MAX_AMOUNT - 60n, 10n, 3n, 10n), amount: 40n, expected: moves(kind, 'credited', 40n, MAX_AMOUNT - 20n, 10n, 4n, 3n, 10n) },
+      { name: `${ledger} ${kind}, one past MAX_AMOUNT (debits held count)`, ledger, kind, before: account(MAX_AMOUNT - 60n, 10n, 3n, 10n), amount: 41n, expected: refuses(kind, 41n, 'balance_overflow') },
     ]),
   );
   it.each(credits)('$name', ({ ledger, kind, before, amount, expected }) => {
@@ -153,9 +159,9 @@ describe('finishClaimAnswer: commit / rollback against the claim', () => {
 
 describe('finishStep: commit / rollback of a claimed withdraw, by its row as read', () => {
   const CLAIMED = 45n;
-  const finishes = (state: string, available: bigint, frozen: bigint, version: bigint, ifVersion: bigint): Step => ({
+  const finishes = (state: string, available: bigint, frozen: bigint, version: bigint, ifVersion: bigint, debited = 0n): Step => ({
     type: 'write',
-    write: { type: 'update', state, balance: { available, frozen, version, ifVersion } },
+    write: { type: 'update', state, balance: { available, frozen, debited, version, ifVersion } },
     applied: ok(state),
   });
   const VOID: Step = {
@@ -173,9 +179,13 @@ describe('finishStep: commit / rollback of a claimed withdraw, by its row as rea
     { ledger: 'funding', state: 'frozen, frozen < amount', op: row('withdraw', 'frozen'), account: account(60n, 39n, 5n), commit: corrupt('frozen 39 < withdraw amount 40'), rollback: corrupt('frozen 39 < withdraw amount 40') },
     { ledger: 'funding', state: 'frozen, account without a version', op: row('withdraw', 'frozen'), account: account(60n, 40n, null), commit: corrupt('withdraw is frozen on an account without a version'), rollback: corrupt('withdraw is frozen on an account without a version') },
     { ledger: 'funding', state: 'frozen, account not read', op: row('withdraw', 'frozen'), account: undefined, commit: corrupt('withdraw is frozen on an account without a version'), rollback: corrupt('withdraw is frozen on an account without a version') },
-    // Trading debited already: commit records the end, rollback re-credits; frozen is never touched.
-    { ledger: 'trading', state: 'debited', op: row('withdraw', 'debited'), account: account(60n, 7n, 5n), commit: finishes('committed', 60n, 7n, 6n, 5n), rollback: finishes('rolled_back', 100n, 7n, 6n, 5n) },
-    { ledger: 'trading', state: 'debited, frozen < amount (not used)', op: row('withdraw', 'debited'), account: account(60n, 0n, 5n), commit: finishes('committed', 60n, 0n, 6n, 5n), rollback: finishes('rolled_back', 100n, 0n, 6n, 5n) },
+    // Trading debited already: commit records the end, rollback re-credits; both release the debit held;
+    // frozen is never touched.
+    { ledger: 'trading', state: 'debited', op: row('withdraw', 'debited'), account: account(60n, 7n, 5n, 40n), commit: finishes('committed', 60n, 7n, 6n, 5n), rollback: finishes('rolled_back', 100n, 7n, 6n, 5n) },
+    { ledger: 'trading', state: 'debited, others held too', op: row('withdraw', 'debited'), account: account(60n, 0n, 5n, 100n), commit: finishes('committed', 60n, 0n, 6n, 5n, 60n), rollback: finishes('rolled_back', 100n, 0n, 6n, 5n, 60n) },
+    { ledger: 'trading', state: 'debited, frozen < amount (not used)', op: row('withdraw', 'debited'), account: account(60n, 0n, 5n, 40n), commit: finishes('committed', 60n, 0n, 6n, 5n), rollback: finishes('rolled_back', 100n, 0n, 6n, 5n) },
+    { ledger: 'trading', state: 'debited before debits were counted', op: row('withdraw', 'debited'), account: account(60n, 0n, 5n), commit: finishes('committed', 60n, 0n, 6n, 5n), rollback: finishes('rolled_back', 100n, 0n, 6n, 5n) },
+    { ledger: 'trading', state: 'debited, rollback past 2^63-1 (a row from before debits were counted)', op: row('withdraw', 'debited'), account: account(MAX_AMOUNT - 10n, 0n, 5n), commit: finishes('committed', MAX_AMOUNT - 10n, 0n, 6n, 5n), rollback: corrupt('rollback of 40 would take the balance past 2^63-1') },
     { ledger: 'trading', state: 'debited, account without a version', op: row('withdraw', 'debited'), account: account(60n, 0n, null), commit: corrupt('withdraw is debited on an account without a version'), rollback: corrupt('withdraw is debited on an account without a version') },
     // Finished: each action answers as the withdraw ended, and never writes again.
     { ledger: 'either', state: 'committed', op: row('withdraw', 'committed'), account: account(60n, 0n, 6n), commit: answer(ok('committed')), rollback: answer(no('already_committed')) },

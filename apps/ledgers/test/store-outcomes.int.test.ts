@@ -65,7 +65,7 @@ const CLAIM = /^INSERT INTO ops/;
 const MOVEMENT_BATCH = /^INSERT INTO accounts .*; UPDATE accounts SET available/;
 const VOID_ROW = /^INSERT INTO accounts [^;]*$/;
 const FINISH_BATCH = /^UPDATE accounts SET state/;
-const OP_READ = /^SELECT available, frozen, version, kind/;
+const OP_READ = /^SELECT available, frozen, debited, version, kind/;
 
 const config = testConfig();
 const settings = cassandraSettings(config, config.CASSANDRA_LEDGER_KEYSPACE);

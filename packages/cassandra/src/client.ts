@@ -38,7 +38,56 @@ export function serialConsistency(settings: Pick<CassandraSettings, 'serialConsi
   return consistencyCode(settings.serialConsistency);
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** A bigint that a bigint column cannot hold: refused before anything is sent. */
+export class Int64RangeError extends RangeError {
+  override name = 'Int64RangeError';
+}
+
+/**
+ * Every bigint a statement binds must fit a signed 64-bit column: cassandra-driver encodes a bigint outside
+ * it silently wrapped (2^63+5 is read back as -2^63+5), so money would change sign instead of failing.
+ */
+export function assertInt64Params(params: unknown): void {
+  if (!Array.isArray(params)) return;
+  for (const [i, value] of params.entries()) {
+    if (typeof value === 'bigint' && (value < INT64_MIN || value > INT64_MAX)) {
+      throw new Int64RangeError(`parameter ${i + 1} (${value}) does not fit a 64-bit column`);
+    }
+  }
+}
+
+/** The client with every statement's bigints range-checked (the schema has no varint column). */
+function guardInt64(client: CassandraClient): CassandraClient {
+  const execute = client.execute.bind(client) as (...args: unknown[]) => unknown;
+  const batch = client.batch.bind(client) as (...args: unknown[]) => unknown;
+  // Promise-style callers (the only ones here) see the refusal as a rejection, like any failed statement.
+  const guarded = (check: () => void, send: () => unknown) => {
+    try {
+      check();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return send();
+  };
+  client.execute = ((...args: unknown[]) => guarded(() => assertInt64Params(args[1]), () => execute(...args))) as CassandraClient['execute'];
+  client.batch = ((...args: unknown[]) =>
+    guarded(
+      () => {
+        for (const q of args[0] as ({ params?: unknown } | string)[]) if (typeof q === 'object') assertInt64Params(q.params);
+      },
+      () => batch(...args),
+    )) as CassandraClient['batch'];
+  return client;
+}
+
 export function createCassandraClient(settings: CassandraSettings): CassandraClient {
+  return guardInt64(newClient(settings));
+}
+
+function newClient(settings: CassandraSettings): CassandraClient {
   // Peers found through system.peers are dialled on protocolOptions.port (the driver does not read
   // peers_v2's native_port), so a cluster on a non-default port needs it set from the contact points.
   const ports = new Set(settings.contactPoints.map((p) => /:(\d+)$/.exec(p)?.[1] ?? '9042'));

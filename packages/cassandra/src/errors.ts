@@ -1,5 +1,6 @@
 // What can go wrong talking to Cassandra, as typed errors. Driver error codes are read here and nowhere else.
 import cassandra from 'cassandra-driver';
+import { Int64RangeError } from './client.ts';
 
 /** Cassandra could not be reached or did not answer in time; the caller's request did not complete. */
 export class StoreUnavailableError extends Error {
@@ -37,6 +38,8 @@ export class CorruptRowError extends Error {
  */
 export function definitelyNotApplied(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
+  // Refused by our own range check before encoding: nothing was sent.
+  if (err instanceof Int64RangeError) return true;
   const code = (err as { code?: number }).code;
   const rc = cassandra.types.responseErrorCodes;
   if (code === rc.syntaxError || code === rc.invalid || code === rc.unauthorized) return true;
@@ -56,7 +59,11 @@ export function definitelyNotApplied(err: unknown): boolean {
  * protocol error means the paging state was not Cassandra's; anything else is unavailability.
  */
 export function storeError(err: unknown, what: string, opts: { paged?: boolean } = {}): Error {
-  if (err instanceof StoreUnavailableError || err instanceof CorruptRowError || err instanceof InvalidPagingStateError) {
+  // An out-of-range value is a bug to see (a 500), never "storage unavailable, retry".
+  if (
+    err instanceof StoreUnavailableError || err instanceof CorruptRowError || err instanceof InvalidPagingStateError ||
+    err instanceof Int64RangeError
+  ) {
     return err;
   }
   const code = (err as { code?: unknown } | undefined)?.code;
