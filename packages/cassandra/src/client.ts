@@ -63,13 +63,9 @@ export function assertInt64Params(params: unknown): void {
 function guardInt64(client: CassandraClient): CassandraClient {
   const execute = client.execute.bind(client) as (...args: unknown[]) => unknown;
   const batch = client.batch.bind(client) as (...args: unknown[]) => unknown;
-  // Promise-style callers (the only ones here) see the refusal as a rejection, like any failed statement.
-  const guarded = (check: () => void, send: () => unknown) => {
-    try {
-      check();
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  // Async, so promise-style callers (the only ones here) see the refusal as a rejection, like any failed statement.
+  const guarded = async (check: () => void, send: () => unknown) => {
+    check();
     return send();
   };
   client.execute = ((...args: unknown[]) => guarded(() => assertInt64Params(args[1]), () => execute(...args))) as CassandraClient['execute'];
