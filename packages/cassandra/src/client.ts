@@ -64,10 +64,11 @@ function guardInt64(client: CassandraClient): CassandraClient {
   const execute = client.execute.bind(client) as (...args: unknown[]) => unknown;
   const batch = client.batch.bind(client) as (...args: unknown[]) => unknown;
   // Async, so promise-style callers (the only ones here) see the refusal as a rejection, like any failed statement.
-  const guarded = async (check: () => void, send: () => unknown) => {
-    check();
-    return send();
-  };
+  const guarded = (check: () => void, send: () => unknown) =>
+    new Promise<unknown>((resolve) => {
+      check();
+      resolve(send());
+    });
   client.execute = ((...args: unknown[]) => guarded(() => assertInt64Params(args[1]), () => execute(...args))) as CassandraClient['execute'];
   client.batch = ((...args: unknown[]) =>
     guarded(
