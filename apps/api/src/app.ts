@@ -1,7 +1,7 @@
 // Composition root of the API process: Cassandra store, queue client, auth, the HTTP app, the metrics
 // listener, and a graceful close. Started by main.ts, and in-process by the tests on port 0.
 import http from 'node:http';
-import { cassandraSettings, type ApiConfig } from '@it/config';
+import { cassandraSettings, indexLayout, type ApiConfig } from '@it/config';
 import { createLogger, createMetrics, type Logger } from '@it/observability';
 import { closeServer, createProbeServer, errorMessage, listen } from '@it/runtime';
 import { openTransferStore } from '@it/store';
@@ -34,7 +34,9 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
 
   // Cassandra connects lazily: a start-up while it is unreachable must not crash the API (readiness says
   // so, and writes answer 503); every request retries the connection.
-  const { client: cassandra, store } = openTransferStore(cassandraSettings(config, config.CASSANDRA_KEYSPACE));
+  const { client: cassandra, store } = openTransferStore(cassandraSettings(config, config.CASSANDRA_KEYSPACE), {
+    indexLayout: indexLayout(config),
+  });
   cassandra.connect().catch((err: unknown) => {
     logger.warn({ err: errorMessage(err) }, 'cassandra not reachable yet');
   });

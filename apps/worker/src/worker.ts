@@ -2,7 +2,7 @@
 // scheduler, the adapters, and the metrics/probe listener.
 import { UnrecoverableError, Worker } from 'bullmq';
 import { createHttpAdapter } from '@it/adapters';
-import { cassandraSettings, type WorkerConfig } from '@it/config';
+import { cassandraSettings, indexLayout, type WorkerConfig } from '@it/config';
 import { createLogger, createMetrics, type Logger } from '@it/observability';
 import { createRedisConnection, createTransferQueue, STEP_JOB, SWEEP_JOB, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
 import { closeServer, createProbeServer, listen } from '@it/runtime';
@@ -23,7 +23,9 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const logger = overrides.logger ?? createLogger('worker', config.LOG_LEVEL);
   const metrics = createMetrics('worker');
-  const { client: cassandra, store } = openTransferStore(cassandraSettings(config, config.CASSANDRA_KEYSPACE));
+  const { client: cassandra, store } = openTransferStore(cassandraSettings(config, config.CASSANDRA_KEYSPACE), {
+    indexLayout: indexLayout(config),
+  });
   const adapters: Adapters = overrides.adapters ?? {
     funding: createHttpAdapter({ name: 'funding', baseUrl: config.FUNDING_URL, timeoutMs: config.ADAPTER_TIMEOUT_MS }),
     trading: createHttpAdapter({ name: 'trading', baseUrl: config.TRADING_URL, timeoutMs: config.ADAPTER_TIMEOUT_MS }),

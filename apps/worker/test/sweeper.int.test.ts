@@ -8,7 +8,7 @@ import { createLogger, createMetrics, type Metrics } from '@it/observability';
 import {
   createRedisConnection, createTransferQueue, enqueueTransfer, jobIdFor, STEP_JOB, STEP_JOB_OPTIONS, TRANSFER_QUEUE,
 } from '@it/queue';
-import { epochOf, type NewTransfer, type TransferStore } from '@it/store';
+import { DEFAULT_INDEX_LAYOUT, indexEntryOf, type NewTransfer, type TransferStore } from '@it/store';
 import { newTransfer, testStore } from '../../../packages/store/test/helpers.ts';
 import { sweep } from '../src/sweeper.ts';
 
@@ -159,7 +159,7 @@ describe('sweep', () => {
     // The crash: the entry is still there, and the row still says when it was due.
     await s.client.execute(
       'INSERT INTO active_transfers (epoch, req_id) VALUES (?, ?)',
-      [epochOf(record!.createdAt), reqId],
+      [indexEntryOf(reqId, record!.createdAt, DEFAULT_INDEX_LAYOUT).partition, reqId],
       { prepare: true },
     );
     await s.client.execute('UPDATE transfers SET next_attempt_at = ? WHERE req_id = ? IF state = ?', [ago(1_000), reqId, 'committed'], {

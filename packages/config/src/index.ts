@@ -38,6 +38,10 @@ const baseSchema = z.object({
   CASSANDRA_CONSISTENCY: z.enum(['LOCAL_QUORUM', 'QUORUM', 'LOCAL_ONE', 'ONE']).default('LOCAL_QUORUM'),
   CASSANDRA_SERIAL_CONSISTENCY: z.enum(['SERIAL', 'LOCAL_SERIAL']).default('LOCAL_SERIAL'),
   CASSANDRA_REQUEST_TIMEOUT_MS: positiveInt.default(12_000),
+  // The active index's layout (packages/store/src/index-layout.ts): bucket length and shards per bucket
+  // bound the tombstones one sweep reads to (creation rate × bucket / shards) per partition a live transfer pins.
+  ACTIVE_INDEX_BUCKET_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(10_000),
+  ACTIVE_INDEX_SHARDS: z.coerce.number().int().min(1).max(256).default(8),
 
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6390'),
   // Hash-tagged so every BullMQ key of the queue lands on one Redis Cluster slot.
@@ -161,6 +165,11 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv = process.env): LedgerCo
  * The Cassandra connection a process opens, from its validated configuration (the shape @it/cassandra's
  * createCassandraClient takes). `keyspace` is the one its statements use; omitted by the migrator.
  */
+/** The transfer store's active-index layout, from the validated configuration. */
+export function indexLayout(c: BaseConfig) {
+  return { bucketMs: c.ACTIVE_INDEX_BUCKET_MS, shards: c.ACTIVE_INDEX_SHARDS };
+}
+
 export function cassandraSettings(c: BaseConfig, keyspace?: string) {
   return {
     contactPoints: c.CASSANDRA_CONTACT_POINTS.split(',').map((s) => s.trim()).filter(Boolean),

@@ -1,2 +1,3 @@
 export * from './errors.ts';
 export * from './transfer-store.ts';
+export * from './index-layout.ts';

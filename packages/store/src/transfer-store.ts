@@ -7,11 +7,13 @@ import {
 import { isAccount, MAX_AMOUNT, MAX_ASSET_ID, MAX_USER_ID, type Account, type Movement } from '@it/domain';
 import { isState, isTerminal, type State } from '@it/fsm';
 import { InvalidTransferError } from './errors.ts';
+import {
+  belongsTo, bucketStartMs, DEFAULT_INDEX_LAYOUT, indexEntryOf, LEGACY_INDEX_LAYOUT, partitionOf, validateIndexLayout,
+  type IndexBucket, type IndexLayout,
+} from './index-layout.ts';
 
-/** Active-index partition length. Tombstones of finished transfers stay within the minute they belong to. */
-export const EPOCH_MS = 60_000;
-/** An index entry whose transfer row is still missing this long after its epoch belongs to a failed create. */
-const ORPHAN_AFTER_EPOCHS = 5n;
+/** An index entry whose transfer row is still missing this long after its bucket ended belongs to a failed create. */
+const ORPHAN_AFTER_MS = 5 * 60_000;
 
 /** A transfer is a movement (what each service sees) from one account to the other. */
 export interface NewTransfer extends Movement {
@@ -67,7 +69,18 @@ export interface ScanStats {
 
 export interface TransferStoreOptions {
   serialConsistency: number;
+  /** Where active-index entries go (index-layout.ts); default DEFAULT_INDEX_LAYOUT. */
+  indexLayout?: IndexLayout;
   clock?: () => Date;
+}
+
+/** A registry row: its layout as recorded, or the legacy one-partition-per-minute layout when none is. */
+function toBucket(row: Row): IndexBucket {
+  const key = row.get('epoch') as bigint;
+  const bucketMs = row.get('bucket_ms') as number | null;
+  const shards = row.get('shards') as number | null;
+  if (bucketMs === null || shards === null) return { key, layout: LEGACY_INDEX_LAYOUT, legacy: true };
+  return { key, layout: { bucketMs, shards }, legacy: false };
 }
 
 /** A failure of the caller's visit, carried through the scan's per-partition error handling untouched. */
@@ -79,10 +92,6 @@ async function visitRecord(visit: (record: TransferRecord) => Promise<void> | vo
   } catch (err) {
     throw new VisitError('visit failed', { cause: err });
   }
-}
-
-export function epochOf(date: Date): bigint {
-  return BigInt(Math.floor(date.getTime() / EPOCH_MS));
 }
 
 export function validateNewTransfer(t: NewTransfer): void {
@@ -146,13 +155,16 @@ const COLUMNS =
 
 export class TransferStore {
   private readonly clock: () => Date;
-  private registeredEpoch: bigint | undefined;
+  private readonly layout: IndexLayout;
+  private registeredBucket: bigint | undefined;
 
   constructor(
     private readonly client: CassandraClient,
     private readonly opts: TransferStoreOptions,
   ) {
     this.clock = opts.clock ?? (() => new Date());
+    this.layout = opts.indexLayout ?? DEFAULT_INDEX_LAYOUT;
+    validateIndexLayout(this.layout);
   }
 
   async get(reqId: string, opts: { serial?: boolean } = {}): Promise<TransferRecord | undefined> {
@@ -178,11 +190,11 @@ export class TransferStore {
   async create(t: NewTransfer): Promise<{ created: boolean; record: TransferRecord }> {
     validateNewTransfer(t);
     const createdAt = t.createdAt ?? this.clock();
-    const epoch = epochOf(createdAt);
+    const entry = indexEntryOf(t.reqId, createdAt, this.layout);
     const transitionId = randomUUID();
     try {
       await Promise.all([
-        this.client.execute('INSERT INTO active_transfers (epoch, req_id) VALUES (?, ?)', [epoch, t.reqId], {
+        this.client.execute('INSERT INTO active_transfers (epoch, req_id) VALUES (?, ?)', [entry.partition, t.reqId], {
           prepare: true,
           isIdempotent: true,
         }),
@@ -192,8 +204,8 @@ export class TransferStore {
           { prepare: true, isIdempotent: true },
         ),
       ]);
-      // After the entry: a sweeper dropping this epoch meanwhile looks again and sees it (dropEpoch).
-      await this.registerEpoch(epoch);
+      // After the entry: a sweeper dropping this bucket meanwhile looks again and sees it (dropBucket).
+      await this.registerBucket(entry.bucket);
     } catch (err) {
       throw storeError(err, 'index new transfer');
     }
@@ -269,28 +281,39 @@ export class TransferStore {
     return { applied: true, record: next };
   }
 
-  private async registerEpoch(epoch: bigint): Promise<void> {
-    // Cached only while the sweeper cannot drop it (the current and the previous minute): an older epoch,
-    // e.g. a replay's original minute, is written every time, since the sweeper may have dropped it.
-    if (epoch === this.registeredEpoch && epoch >= epochOf(this.clock()) - 1n) return;
-    await this.client.execute('INSERT INTO active_epochs (shard, epoch) VALUES (0, ?)', [epoch], {
-      prepare: true,
-      isIdempotent: true,
-    });
-    if (epoch === epochOf(this.clock())) this.registeredEpoch = epoch;
+  /** The bucket counts as current while the sweeper cannot drop it: this one and the one before. */
+  private isRecent(bucket: IndexBucket): boolean {
+    return bucketStartMs(bucket) + 2 * bucket.layout.bucketMs > this.clock().getTime();
   }
 
-  /** Best effort: a failure leaves an entry the sweeper removes after checking the (terminal) row. */
+  private async registerBucket(bucket: IndexBucket): Promise<void> {
+    // Cached only while recent: an older bucket (a replay's original time) is written every time, since
+    // the sweeper may have dropped it.
+    if (bucket.key === this.registeredBucket && this.isRecent(bucket)) return;
+    await this.writeBucket(bucket);
+    if (this.isRecent(bucket)) this.registeredBucket = bucket.key;
+  }
+
+  private async writeBucket(bucket: IndexBucket): Promise<void> {
+    const legacy = bucket.legacy;
+    await this.client.execute(
+      'INSERT INTO active_epochs (shard, epoch, bucket_ms, shards) VALUES (0, ?, ?, ?)',
+      [bucket.key, legacy ? null : bucket.layout.bucketMs, legacy ? null : bucket.layout.shards],
+      { prepare: true, isIdempotent: true },
+    );
+  }
+
+  /** Best effort: a failure (or a layout changed since) leaves an entry the sweeper removes after checking the row. */
   private async unindex(record: TransferRecord): Promise<void> {
     try {
-      await this.deleteEntry(epochOf(record.createdAt), record.reqId);
+      await this.deleteEntry(indexEntryOf(record.reqId, record.createdAt, this.layout).partition, record.reqId);
     } catch {
       // lazily cleaned by scanActive
     }
   }
 
-  private async deleteEntry(epoch: bigint, reqId: string): Promise<void> {
-    await this.client.execute('DELETE FROM active_transfers WHERE epoch = ? AND req_id = ?', [epoch, reqId], {
+  private async deleteEntry(partition: bigint, reqId: string): Promise<void> {
+    await this.client.execute('DELETE FROM active_transfers WHERE epoch = ? AND req_id = ?', [partition, reqId], {
       prepare: true,
       isIdempotent: true,
     });
@@ -298,56 +321,77 @@ export class TransferStore {
 
   /**
    * Visits every non-terminal transfer through the active index, cleaning entries of finished or never-created
-   * transfers and forgetting epochs that hold no live entry. Cost follows the active set, not history. A
+   * transfers and forgetting buckets that hold no live entry. Cost follows the active set, not history. A
    * partition that cannot be read (a timeout, too many tombstones) is reported in `failedEpochs` and skipped:
-   * it never stops the sweep of the others.
+   * it never stops the sweep of the others, and its bucket is kept for the next sweep.
    */
   async scanActive(
     visit: (record: TransferRecord) => Promise<void> | void,
     opts: { pageSize?: number } = {},
   ): Promise<ScanStats> {
     const pageSize = opts.pageSize ?? 500;
-    const current = epochOf(this.clock());
+    const now = this.clock().getTime();
     const stats: ScanStats = {
       epochs: 0, pages: 0, rowsRead: 0, active: 0, corrupt: [], cleaned: 0, epochsDropped: 0, failedEpochs: [],
     };
-    let epochs: ResultSet;
+    let registry: ResultSet;
     try {
-      epochs = await this.client.execute('SELECT epoch FROM active_epochs WHERE shard = 0', [], { prepare: true, isIdempotent: true });
+      registry = await this.client.execute('SELECT epoch, bucket_ms, shards FROM active_epochs WHERE shard = 0', [], {
+        prepare: true,
+        isIdempotent: true,
+      });
     } catch (err) {
       throw storeError(err, 'scan active transfers');
     }
-    stats.rowsRead += epochs.rowLength;
-    for (const epochRow of epochs.rows) {
-      const epoch = epochRow.get('epoch') as bigint;
+    stats.rowsRead += registry.rowLength;
+    for (const row of registry.rows) {
+      const bucket = toBucket(row);
       stats.epochs++;
       let live = 0;
-      let pageState: string | undefined;
+      let failed = false;
+      for (let shard = 0; shard < bucket.layout.shards; shard++) {
+        const partition = partitionOf(bucket, shard);
+        try {
+          let pageState: string | undefined;
+          do {
+            const page = await this.scanPage(bucket, partition, now, pageSize, pageState, stats);
+            pageState = page.pageState;
+            live += page.live;
+            // Visits run outside the partition's own reads: a failing visit (the queue) is the caller's to see.
+            for (const record of page.toVisit) await visitRecord(visit, record);
+          } while (pageState);
+        } catch (err) {
+          if (err instanceof VisitError) throw err.cause;
+          failed = true;
+          stats.failedEpochs.push(`${bucket.key}/${shard}`);
+        }
+      }
+      const over = bucketStartMs(bucket) + 2 * bucket.layout.bucketMs <= now;
       try {
-        do {
-          const page = await this.scanPage(epoch, current, pageSize, pageState, stats);
-          pageState = page.pageState;
-          live += page.live;
-          // Visits run outside the partition's own reads: a failing visit (the queue) is the caller's to see.
-          for (const record of page.toVisit) await visitRecord(visit, record);
-        } while (pageState);
-        if (live === 0 && epoch < current - 1n && (await this.dropEpoch(epoch))) stats.epochsDropped++;
-      } catch (err) {
-        if (err instanceof VisitError) throw err.cause;
-        stats.failedEpochs.push(epoch.toString());
+        if (!failed && live === 0 && over && (await this.dropBucket(bucket))) stats.epochsDropped++;
+      } catch {
+        stats.failedEpochs.push(`${bucket.key}`);
       }
     }
     return stats;
   }
 
-  /** One page of an epoch's entries: cleans the obsolete ones and returns the live records to visit. */
-  private async scanPage(epoch: bigint, current: bigint, pageSize: number, pageState: string | undefined, stats: ScanStats) {
-    const page = await this.client.execute('SELECT req_id FROM active_transfers WHERE epoch = ?', [epoch], {
+  /** One page of a partition's entries: cleans the obsolete ones and returns the live records to visit. */
+  private async scanPage(
+    bucket: IndexBucket,
+    partition: bigint,
+    now: number,
+    pageSize: number,
+    pageState: string | undefined,
+    stats: ScanStats,
+  ) {
+    const page = await this.client.execute('SELECT req_id FROM active_transfers WHERE epoch = ?', [partition], {
       prepare: true, isIdempotent: true, fetchSize: pageSize, ...(pageState ? { pageState } : {}),
     });
     stats.pages++;
     stats.rowsRead += page.rowLength;
     const reqIds = page.rows.map((r) => String(r.get('req_id')));
+    const orphanAge = bucketStartMs(bucket) + bucket.layout.bucketMs + ORPHAN_AFTER_MS <= now;
     // One corrupt row must not stop the sweep for every other transfer.
     const readOrCorrupt = (reqId: string, serial: boolean) =>
       this.get(reqId, { serial }).catch((err: unknown) => {
@@ -359,7 +403,7 @@ export class TransferStore {
     const toVisit: TransferRecord[] = [];
     for (const [i, reqId] of reqIds.entries()) {
       let record = records[i];
-      if (record === undefined && epoch < current - ORPHAN_AFTER_EPOCHS) {
+      if (record === undefined && orphanAge) {
         // Before forgetting a create that seems never to have written its row: a SERIAL read completes a
         // create accepted but not yet visible, which would otherwise sit in `init` with no entry forever.
         record = await readOrCorrupt(reqId, true);
@@ -372,10 +416,10 @@ export class TransferStore {
       }
       if (record) stats.rowsRead++;
       // Drop entries of finished transfers, of creates that never wrote their row, and strays a retried
-      // create left under another epoch (the row's own epoch holds its real entry).
-      const obsolete = record ? isTerminal(record.state) || epochOf(record.createdAt) !== epoch : epoch < current - ORPHAN_AFTER_EPOCHS;
+      // create left elsewhere (the row's own bucket and shard hold its real entry).
+      const obsolete = record ? isTerminal(record.state) || !belongsTo(bucket, partition, reqId, record.createdAt) : orphanAge;
       if (obsolete) {
-        await this.deleteEntry(epoch, reqId);
+        await this.deleteEntry(partition, reqId);
         stats.cleaned++;
         continue;
       }
@@ -389,17 +433,25 @@ export class TransferStore {
   }
 
   /**
-   * Forgets an epoch that held no live entry, then looks again: a create in that epoch (an idempotent replay
-   * keeps its original minute) writes its entry before registering the epoch, so an entry that landed while
-   * the epoch was being dropped is seen here and the epoch registered again. True when it stays dropped.
+   * Forgets a bucket that held no live entry, then looks again: a create in that bucket (an idempotent replay
+   * keeps its original time) writes its entry before registering the bucket, so an entry that landed while
+   * the bucket was being dropped is seen here and the bucket registered again. True when it stays dropped.
    */
-  private async dropEpoch(epoch: bigint): Promise<boolean> {
+  private async dropBucket(bucket: IndexBucket): Promise<boolean> {
     const options = { prepare: true, isIdempotent: true };
-    await this.client.execute('DELETE FROM active_epochs WHERE shard = 0 AND epoch = ?', [epoch], options);
-    const again = await this.client.execute('SELECT req_id FROM active_transfers WHERE epoch = ? LIMIT 1', [epoch], options);
-    if (again.rowLength === 0) return true;
-    await this.client.execute('INSERT INTO active_epochs (shard, epoch) VALUES (0, ?)', [epoch], options);
-    return false;
+    await this.client.execute('DELETE FROM active_epochs WHERE shard = 0 AND epoch = ?', [bucket.key], options);
+    for (let shard = 0; shard < bucket.layout.shards; shard++) {
+      const again = await this.client.execute(
+        'SELECT req_id FROM active_transfers WHERE epoch = ? LIMIT 1',
+        [partitionOf(bucket, shard)],
+        options,
+      );
+      if (again.rowLength > 0) {
+        await this.writeBucket(bucket);
+        return false;
+      }
+    }
+    return true;
   }
 
   /** A user's transfers, newest first; `cursor` is the opaque value the previous page returned. */

@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { EPOCH_MS, type TransferRecord, type TransferStore } from '../src/index.ts';
-import { newTransfer, testStore } from './helpers.ts';
+import { DEFAULT_INDEX_LAYOUT, indexEntryOf, type TransferRecord, type TransferStore } from '../src/index.ts';
+
+const MINUTE = 60_000;
+import { newTransfer, pool, testStore } from './helpers.ts';
 
 // The sweeper's view: every non-terminal transfer exactly once, terminal ones never, and a cost that
 // does not grow with the number of finished transfers.
@@ -39,19 +41,10 @@ async function scan() {
   return { seen, stats };
 }
 
-async function pool<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) await fn(next++);
-    }),
-  );
-}
-
 describe('active index', () => {
   it('returns exactly the non-terminal transfers, whatever their state', async () => {
     // Drain whatever earlier runs left in these epochs.
-    now = new Date(now.getTime() + 10 * EPOCH_MS);
+    now = new Date(now.getTime() + 10 * MINUTE);
     await scan();
     const base = new Set((await scan()).seen.map((r) => r.reqId));
 
@@ -78,7 +71,7 @@ describe('active index', () => {
         await drive(record, [...p]);
         finished.push(record.reqId);
       }
-      now = new Date(now.getTime() + EPOCH_MS); // spread over epochs
+      now = new Date(now.getTime() + MINUTE); // spread over epochs
     }
     const { seen } = await scan();
     const ids = seen.map((r) => r.reqId).filter((id) => !base.has(id));
@@ -88,7 +81,7 @@ describe('active index', () => {
   });
 
   it('reports a row with an unknown state and goes on with the others', async () => {
-    now = new Date(now.getTime() + 10 * EPOCH_MS);
+    now = new Date(now.getTime() + 10 * MINUTE);
     await scan();
     const { record: bad } = await store.create(newTransfer());
     const { record: good } = await store.create(newTransfer());
@@ -104,11 +97,11 @@ describe('active index', () => {
   });
 
   it('cleans entries a crash left behind for finished transfers', async () => {
-    now = new Date(now.getTime() + 10 * EPOCH_MS);
+    now = new Date(now.getTime() + 10 * MINUTE);
     const { record } = await store.create(newTransfer());
     const done = await drive(record, ['source_pending', 'failed']);
     // Put the entry back as if the post-terminal delete had been lost.
-    await client.execute('INSERT INTO active_transfers (epoch, req_id) VALUES (?, ?)', [BigInt(Math.floor(done.createdAt.getTime() / EPOCH_MS)), done.reqId], { prepare: true });
+    await client.execute('INSERT INTO active_transfers (epoch, req_id) VALUES (?, ?)', [indexEntryOf(done.reqId, done.createdAt, DEFAULT_INDEX_LAYOUT).partition, done.reqId], { prepare: true });
     const first = await scan();
     expect(first.seen.map((r) => r.reqId)).not.toContain(done.reqId);
     expect(first.stats.cleaned).toBeGreaterThanOrEqual(1);
@@ -117,7 +110,7 @@ describe('active index', () => {
   });
 
   it('after 100 000 terminal transfers the scan reads no more rows than with none', async () => {
-    now = new Date(now.getTime() + 100 * EPOCH_MS);
+    now = new Date(now.getTime() + 100 * MINUTE);
     await scan();
     // A few long-running transfers that the sweeper must keep seeing.
     for (let i = 0; i < 5; i++) await store.create(newTransfer());
@@ -125,13 +118,13 @@ describe('active index', () => {
     expect(baseline.active).toBeGreaterThanOrEqual(5);
 
     // 100 000 transfers created over the last ~2 hours and finished (create + 2 LWTs each).
-    const start = now.getTime() - 120 * EPOCH_MS;
+    const start = now.getTime() - 120 * MINUTE;
     const realNow = now;
     const n = historySize();
     const local = await testStore({ keyspace }); // real clock: createdAt is given per transfer below
     try {
       await pool(n, 64, async (i) => {
-        const createdAt = new Date(start + Math.floor((i / n) * 120 * EPOCH_MS));
+        const createdAt = new Date(start + Math.floor((i / n) * 120 * MINUTE));
         const { record } = await local.store.create(newTransfer({ createdAt }));
         const a = await local.store.compareAndSet({ from: record, to: 'source_pending', error: null, attempt: 0, nextAttemptAt: realNow });
         if (!a.applied) throw new Error('unexpected race');
@@ -144,7 +137,7 @@ describe('active index', () => {
 
     // Once the last of those minutes is two epochs old, one scan forgets the epochs that hold only
     // finished transfers (reading their tombstones one last time); from then on they cost nothing.
-    now = new Date(now.getTime() + 2 * EPOCH_MS);
+    now = new Date(now.getTime() + 2 * MINUTE);
     const first = (await scan()).stats;
     expect(first.active).toBe(baseline.active);
     const after = (await scan()).stats;

@@ -49,3 +49,13 @@ export function newTransfer(overrides: Partial<NewTransfer> = {}): NewTransfer {
     ...overrides,
   };
 }
+
+/** Runs fn(0..n-1) with at most `concurrency` calls in flight. */
+export async function pool<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
+}

@@ -5,7 +5,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { CorruptRowError, serialConsistency } from '@it/cassandra';
 import { cassandraSettings } from '@it/config';
-import { EPOCH_MS, TransferStore, type TransferRecord } from '../src/index.ts';
+import { DEFAULT_INDEX_LAYOUT, indexEntryOf, TransferStore, type TransferRecord } from '../src/index.ts';
+
+const MINUTE = 60_000;
 import { FaultyClient } from './faulty-client.ts';
 import { newTransfer, testStore } from './helpers.ts';
 
@@ -32,7 +34,7 @@ async function scan(s: TransferStore = store) {
   return { seen: seen.map((r) => r.reqId), stats };
 }
 
-const minutes = (n: number) => new Date(now.getTime() + n * EPOCH_MS);
+const minutes = (n: number) => new Date(now.getTime() + n * MINUTE);
 
 describe('a row with a null required column (item 5)', () => {
   it.each(['created_at', 'amount', 'user_id'])('no %s: get says corrupt; the sweep reports it and goes on', async (column) => {
@@ -62,9 +64,11 @@ describe('an entry whose row a plain read does not see yet (item 4)', () => {
 
   it('a never-created entry is still forgotten once old enough', async () => {
     const reqId = randomUUID();
-    const epoch = BigInt(Math.floor(minutes(-10).getTime() / EPOCH_MS));
-    await client.execute('INSERT INTO active_transfers (epoch, req_id) VALUES (?, ?)', [epoch, reqId], { prepare: true });
-    await client.execute('INSERT INTO active_epochs (shard, epoch) VALUES (0, ?)', [epoch], { prepare: true });
+    const { bucket, partition } = indexEntryOf(reqId, minutes(-10), DEFAULT_INDEX_LAYOUT);
+    await client.execute('INSERT INTO active_transfers (epoch, req_id) VALUES (?, ?)', [partition, reqId], { prepare: true });
+    await client.execute('INSERT INTO active_epochs (shard, epoch, bucket_ms, shards) VALUES (0, ?, ?, ?)', [
+      bucket.key, DEFAULT_INDEX_LAYOUT.bucketMs, DEFAULT_INDEX_LAYOUT.shards,
+    ], { prepare: true });
     expect((await scan()).stats).toMatchObject({ cleaned: 1, active: 0 });
     expect((await scan()).stats).toMatchObject({ cleaned: 0, epochs: 0 });
   });
@@ -85,8 +89,10 @@ describe('a replay in a minute the sweeper already dropped (item 4)', () => {
 
 describe('an unreadable partition (item 3)', () => {
   it('is reported and skipped; the other minutes are swept', async () => {
-    const a = (await store.create(newTransfer({ createdAt: minutes(-3), nextAttemptAt: now }))).record;
-    const b = (await store.create(newTransfer({ createdAt: minutes(-2), nextAttemptAt: now }))).record;
+    // One partition per bucket, so the first partition read is one that holds a transfer.
+    const oneShard = new TransferStore(client, { serialConsistency: SERIAL, clock: () => now, indexLayout: { bucketMs: 10_000, shards: 1 } });
+    const a = (await oneShard.create(newTransfer({ createdAt: minutes(-3), nextAttemptAt: now }))).record;
+    const b = (await oneShard.create(newTransfer({ createdAt: minutes(-2), nextAttemptAt: now }))).record;
     const faulty = new FaultyClient(client);
     faulty.failNext((q) => q.startsWith('SELECT req_id FROM active_transfers'), 'unavailable');
     const { seen, stats } = await scan(new TransferStore(faulty.asClient(), { serialConsistency: SERIAL, clock: () => now }));
@@ -96,5 +102,36 @@ describe('an unreadable partition (item 3)', () => {
     expect([a.reqId, b.reqId]).toContain(seen[0]);
     // Nothing was lost: the next sweep reads both.
     expect((await scan()).seen.sort()).toEqual([a.reqId, b.reqId].sort());
+  });
+});
+
+describe('layouts (item 3): each bucket is read with the layout it was written with', () => {
+  it('a bucket from before layouts were recorded (one partition per minute) is swept, cleaned and dropped', async () => {
+    const t = (await store.create(newTransfer({ createdAt: minutes(-4), nextAttemptAt: now }))).record;
+    // Move its entry where the old layout kept it: the minute's number, a registry row without a layout.
+    const minute = BigInt(Math.floor(t.createdAt.getTime() / MINUTE));
+    await client.execute('TRUNCATE active_transfers');
+    await client.execute('TRUNCATE active_epochs');
+    await client.execute('INSERT INTO active_transfers (epoch, req_id) VALUES (?, ?)', [minute, t.reqId], { prepare: true });
+    await client.execute('INSERT INTO active_epochs (shard, epoch) VALUES (0, ?)', [minute], { prepare: true });
+    expect((await scan()).seen).toEqual([t.reqId]);
+    await store.compareAndSet({ from: t, to: 'failed', error: 'test', attempt: 0, nextAttemptAt: null });
+    const after = await scan();
+    expect(after.stats).toMatchObject({ cleaned: 1, epochsDropped: 1 });
+    expect((await scan()).stats.epochs).toBe(0);
+  });
+
+  it('a change of layout loses nothing written under the previous one', async () => {
+    const before = (await store.create(newTransfer({ nextAttemptAt: now }))).record;
+    const changed = new TransferStore(client, { serialConsistency: SERIAL, clock: () => now, indexLayout: { bucketMs: 60_000, shards: 3 } });
+    const after = (await changed.create(newTransfer({ nextAttemptAt: now }))).record;
+    for (const reader of [store, changed]) {
+      expect((await scan(reader)).seen.sort()).toEqual([before.reqId, after.reqId].sort());
+    }
+    // Finished under the other layout than the one it was indexed with: the sweep still cleans it up.
+    await changed.compareAndSet({ from: before, to: 'failed', error: 'test', attempt: 0, nextAttemptAt: null });
+    const swept = await scan(changed);
+    expect(swept.seen).toEqual([after.reqId]);
+    expect(swept.stats.cleaned).toBe(1);
   });
 });
