@@ -4,9 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueTransfer, type TransferJobData } from '@it/queue';
+import { deleteQueueKeys, enqueueTransfer, type TransferJobData } from '@it/queue';
 import { eventually } from '../support/processes.ts';
-import { deleteKeys, newUserId, Product, tokenFor } from '../support/product.ts';
+import { newUserId, Product, tokenFor } from '../support/product.ts';
 
 const TERMINAL = ['committed', 'rolled_back', 'failed'];
 const product = new Product({
@@ -140,7 +140,7 @@ describe('crashes', () => {
       await eventually('committed', async () => (await store.get(reqId))?.state === 'committed', 30_000);
     } finally {
       await Promise.all(queues.map((q) => q.close()));
-      await deleteKeys(conn, otherPrefix);
+      await deleteQueueKeys(conn, otherPrefix);
       conn.disconnect();
       await other.kill('SIGTERM');
       product.workers = product.workers.filter((w) => w !== other);

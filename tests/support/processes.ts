@@ -1,6 +1,7 @@
 // Real processes for end-to-end and crash tests: each app runs as its own Node process (tsx), exactly as
 // `npm start` runs it, and can be killed and restarted.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorMessage, sleep } from '@it/runtime';
@@ -88,4 +89,15 @@ export async function eventually<T>(
   }
   const cause = last === undefined ? '' : `: ${errorMessage(last)}`;
   throw new Error(`timed out waiting for ${what}${cause}`);
+}
+
+/** Calls `onRecord` with each JSON (pino) log line a process writes to `stream`, once the whole line is in. */
+export function onLogRecords(stream: Readable, onRecord: (record: Record<string, unknown>) => void): void {
+  let partial = '';
+  stream.on('data', (d: Buffer) => {
+    partial += d.toString();
+    const lines = partial.split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) if (line.startsWith('{')) onRecord(JSON.parse(line) as Record<string, unknown>);
+  });
 }

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { createCassandraClient } from '@it/cassandra';
 import { cassandraSettings, loadBaseConfig } from '@it/config';
 import type { Account } from '@it/domain';
+import { deleteQueueKeys } from '@it/queue';
 import { openTransferStore } from '@it/store';
 import { migrateProduct } from '../../scripts/migrate.ts';
 import { startApp, type AppProcess } from './processes.ts';
@@ -31,20 +32,6 @@ export function tokenFor(sub: string, secret = JWT_SECRET): string {
 
 let userCounter = BigInt(Date.now()) * 100n;
 export const newUserId = () => String(userCounter++);
-
-/** Deletes the keys starting with `prefix` (SCAN, never KEYS: it does not block a shared Redis). */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
-  // Glob-escape the prefix: only the keys that really start with it match.
-  const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
-  let deleted = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-    if (keys.length) deleted += await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  return deleted;
-}
 
 /** Sum of the samples of `name` (exact metric name) whose labels include `labels`, in Prometheus text. */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -151,7 +138,7 @@ export class Product {
   async dropQueue(): Promise<number> {
     const redis = new Redis(this.redisUrl);
     try {
-      return await deleteKeys(redis, this.prefix);
+      return await deleteQueueKeys(redis, this.prefix);
     } finally {
       redis.disconnect();
     }

@@ -8,6 +8,7 @@ import { Worker } from 'bullmq';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisConnection, jobIdFor, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
+import { onLogRecords } from '../../../tests/support/processes.ts';
 import {
   backdoor, call, deletePrefix, eventually, newUserId, REDIS_URL, TcpProxy, startTestApi, testConfig, tokenFor, transferBody, type TestApi,
 } from './helpers.ts';
@@ -174,6 +175,16 @@ describe('AUTH_MODE=none (development)', () => {
     const list = await call(`${api.url}/api/v1/transfers?user_id=${user}`);
     expect((list.body.items as Array<{ req_id: string }>).map((i) => i.req_id)).toEqual([reqId]);
   });
+
+  it('GET /api/v1/transfer/{req_id} without any user answers the transfer; the listing still needs user_id', async () => {
+    const user = newUserId();
+    const created = await call(`${api.url}/api/v1/transfer`, { body: transferBody(user, { amount: '321' }) });
+    expect(created.status).toBe(202);
+    const read = await call(`${api.url}/api/v1/transfer/${String(created.body.req_id)}`);
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ req_id: created.body.req_id, user_id: user, amount: '321', state: 'init' });
+    expect((await call(`${api.url}/api/v1/transfers`)).status).toBe(401);
+  });
 });
 
 describe('AUTH_MODE=jwt with a remote JWKS', () => {
@@ -264,16 +275,9 @@ describe('graceful shutdown', () => {
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     // The port it got is in its 'api listening' log line.
     const port = new Promise<number>((resolve, reject) => {
-      let pending = '';
-      child.stdout.on('data', (d: Buffer) => {
-        output += d.toString();
-        pending += d.toString();
-        const lines = pending.split('\n');
-        pending = lines.pop()!;
-        for (const line of lines) {
-          const rec = (line.startsWith('{') ? JSON.parse(line) : {}) as { msg?: string; port?: number };
-          if (rec.msg === 'api listening' && rec.port) resolve(rec.port);
-        }
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      onLogRecords(child.stdout, (rec) => {
+        if (rec.msg === 'api listening' && typeof rec.port === 'number') resolve(rec.port);
       });
       child.once('exit', (code) => reject(new Error(`api exited ${code} during start:\n${output}`)));
     });

@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import { SignJWT } from 'jose';
 import { cassandraSettings, loadApiConfig, type ApiConfig } from '@it/config';
 import { createLogger } from '@it/observability';
-import { createRedisConnection, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
+import { createRedisConnection, deleteQueueKeys, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
 import { openTransferStore } from '@it/store';
 import { startApi, type RunningApi } from '../src/index.ts';
 
@@ -38,12 +38,7 @@ export interface TestApi extends RunningApi {
 export async function deletePrefix(prefix: string): Promise<void> {
   const redis = createRedisConnection(REDIS_URL, 'worker');
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteQueueKeys(redis, prefix);
   } finally {
     redis.disconnect();
   }

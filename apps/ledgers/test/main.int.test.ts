@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerAdminClient } from '../src/index.ts';
+import { onLogRecords } from '../../../tests/support/processes.ts';
 import { ensureLedgerSchema, newUserId, testConfig } from './helpers.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -24,13 +25,9 @@ function run(env: Record<string, string>) {
   let out = '';
   const records: { msg?: string; ledger?: string; url?: string }[] = [];
   const onRecord = new Set<() => void>();
-  let partial = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    partial += d.toString();
-    const lines = partial.split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) if (line.startsWith('{')) records.push(JSON.parse(line) as (typeof records)[number]);
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  onLogRecords(child.stdout, (record) => {
+    records.push(record);
     for (const check of onRecord) check();
   });
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -8,9 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { LedgerAdapter } from '@it/adapters';
 import type { Movement, Outcome } from '@it/domain';
 import { createLogger, createMetrics } from '@it/observability';
-import {
-  createRedisConnection, createTransferQueue, enqueueTransfer, jobIdFor, TRANSFER_QUEUE, type TransferJobData,
-} from '@it/queue';
+import { createRedisConnection, createTransferQueue, deleteQueueKeys, enqueueTransfer, jobIdFor, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
 import type { TransferRecord } from '@it/store';
 import { newTransfer, testStore } from '../../../packages/store/test/helpers.ts';
 import { Coordinator } from '../src/coordinator.ts';
@@ -91,12 +89,7 @@ async function setup() {
     await events.close();
     await queue.close();
     // Only this test's own keys: other tests share the Redis.
-    let cursor = '0';
-    do {
-      const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) await connection.del(...keys);
-    } while (cursor !== '0');
+    await deleteQueueKeys(connection, prefix);
     for (const c of connections) c.disconnect();
   });
 

@@ -5,9 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, createMetrics, type Metrics } from '@it/observability';
-import {
-  createRedisConnection, createTransferQueue, enqueueTransfer, jobIdFor, STEP_JOB, STEP_JOB_OPTIONS, TRANSFER_QUEUE,
-} from '@it/queue';
+import { createRedisConnection, createTransferQueue, deleteQueueKeys, enqueueTransfer, jobIdFor, STEP_JOB, STEP_JOB_OPTIONS, TRANSFER_QUEUE } from '@it/queue';
 import { DEFAULT_INDEX_LAYOUT, indexEntryOf, type NewTransfer, type TransferStore } from '@it/store';
 import { newTransfer, testStore } from '../../../packages/store/test/helpers.ts';
 import { sweep } from '../src/sweeper.ts';
@@ -28,12 +26,7 @@ async function setup() {
   cleanups.push(async () => {
     await queue.close();
     // Only this test's own keys: other tests share the Redis.
-    let cursor = '0';
-    do {
-      const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) await connection.del(...keys);
-    } while (cursor !== '0');
+    await deleteQueueKeys(connection, prefix);
     connection.disconnect();
   });
   const metrics = createMetrics('sweeper-test');

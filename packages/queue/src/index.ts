@@ -48,6 +48,23 @@ export async function enqueueTransfer(queue: Queue<TransferJobData>, reqId: stri
   await queue.add(STEP_JOB, { reqId }, { ...STEP_JOB_OPTIONS, jobId: jobIdFor(reqId) });
 }
 
+/**
+ * Deletes every key of a queue prefix (jobs, events, schedulers, metadata) and nothing else; returns how many.
+ * What losing the queue means to one deployment, without touching anything else on the same Redis.
+ */
+export async function deleteQueueKeys(redis: Redis, prefix: string): Promise<number> {
+  // Glob-escape the prefix: only the keys that really start with it match.
+  const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  let deleted = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+    if (keys.length) deleted += await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return deleted;
+}
+
 export interface BackoffPolicy {
   baseMs: number;
   maxMs: number;
