@@ -123,20 +123,24 @@ export class Coordinator {
     if (event === 'pending' || t.anomaly) {
       const attempt = current.attempt + 1;
       const retryAt = new Date(this.clock().getTime() + backoffDelay(attempt, this.opts.backoff, this.opts.random));
-      const error =
+      const detail =
         outcome.kind === 'pending'
           ? `pending: ${outcome.detail}`
           : `${t.anomaly ?? 'anomaly'}: ${outcome.kind === 'failed' ? outcome.reason : ''}`;
+      // While compensating, the row keeps the target's refusal: it becomes the rolled_back transfer's message.
+      // Elsewhere the last unknown outcome is there for operators until the step succeeds.
+      const error = current.state === 'compensating' ? current.error : detail;
       if (t.anomaly) {
         this.opts.metrics?.anomalies.inc({ kind: current.state === 'finalizing' ? 'commit_refused' : 'rollback_refused' });
-        this.opts.logger.error({ req_id: current.reqId, state: current.state, error }, 'anomaly: retrying, needs attention');
+        this.opts.logger.error({ req_id: current.reqId, state: current.state, error: detail }, 'anomaly: retrying, needs attention');
       }
       const res = await this.store.compareAndSet({ from: current, to: t.to, error, attempt, nextAttemptAt: retryAt });
       if (!res.applied) return this.lost(current, res.current);
       return { kind: 'deferred', record: res.record, retryAt };
     }
-    // A definite refusal's reason is the transfer's message (failed / rolled_back); success keeps the last one.
-    const error = outcome.kind === 'failed' ? outcome.reason : current.error;
+    // The transfer's message is a definite refusal's reason (failed, and rolled_back after compensating), never
+    // a detail of an unknown outcome that a later success settled: committed says null.
+    const error = outcome.kind === 'failed' ? outcome.reason : current.state === 'compensating' ? current.error : null;
     return this.move(current, event, { error, attempt: 0 });
   }
 

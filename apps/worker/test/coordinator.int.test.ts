@@ -147,6 +147,20 @@ describe('coordinator', () => {
     expect(s.trading.balanceChange(reqId)).toBe(0n);
   });
 
+  it('a rollback with an unknown outcome first: rolled_back still says why the target refused', async () => {
+    const s = setup();
+    s.trading.answer('deposit', { kind: 'failed', reason: 'account_frozen' });
+    s.funding.answer('rollback', { kind: 'pending', detail: 'timeout' });
+    const reqId = await newTransfer();
+    expect(await runToRest(s.coordinator, reqId)).toEqual(['progressed', 'progressed', 'deferred']);
+    expect(await store.get(reqId)).toMatchObject({ state: 'compensating', attempt: 1, error: 'account_frozen' });
+    expect(await runToRest(s.coordinator, reqId)).toEqual(['terminal']);
+    expect(await store.get(reqId)).toMatchObject({ state: 'rolled_back', error: 'account_frozen' });
+    expect(s.funding.succeeded(reqId)).toEqual({ withdraw: 1, rollback: 1 });
+    expect(s.funding.balanceChange(reqId)).toBe(0n);
+    expect(s.trading.balanceChange(reqId)).toBe(0n);
+  });
+
   it('an unknown target outcome never compensates: it is recorded and asked again', async () => {
     const s = setup();
     s.trading.answer('deposit', { kind: 'pending', detail: 'timeout' }, { kind: 'pending', detail: 'reset' });
@@ -160,7 +174,8 @@ describe('coordinator', () => {
     expect(await store.get(reqId)).toMatchObject({ state: 'target_pending', attempt: 2 });
     expect(s.funding.calls.map((c) => c.op)).toEqual(['withdraw']);
     expect(await runToRest(s.coordinator, reqId)).toEqual(['progressed', 'terminal']);
-    expect(await store.get(reqId)).toMatchObject({ state: 'committed', attempt: 0 });
+    // The client's message: an unknown outcome that a success settled is no reason, so committed says null.
+    expect(await store.get(reqId)).toMatchObject({ state: 'committed', attempt: 0, error: null });
     expect(s.trading.calls.map((c) => c.op)).toEqual(['deposit', 'deposit', 'deposit']);
     expect(s.funding.calls.map((c) => c.op)).toEqual(['withdraw', 'commit']);
     // Asked until it answered, then never again.

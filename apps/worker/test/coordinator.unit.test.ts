@@ -163,7 +163,8 @@ describe('one step from each resting state', () => {
     expect(trading.calls).toEqual([]);
     expect(store.writes.map(({ from, ...w }) => ({ from: [from.state, from.version], ...w }))).toEqual([
       { from: ['init', 3], to: 'source_pending', error: 'kept', attempt: 0, nextAttemptAt: LEASE },
-      { from: ['source_pending', 4], to: 'source_done', error: 'kept', attempt: 0, nextAttemptAt: LEASE },
+      // A definite success clears the message: only a refusal's reason is ever a transfer's message.
+      { from: ['source_pending', 4], to: 'source_done', error: null, attempt: 0, nextAttemptAt: LEASE },
     ]);
     expect(r).toEqual({ kind: 'progressed', record: store.current() });
     expect(store.current()).toMatchObject({ state: 'source_done', version: 5 });
@@ -197,8 +198,8 @@ describe('one step from each resting state', () => {
     const s = setup(record(state, { attempt: 4, error: 'pending: earlier' }));
     expect(await s.coordinator.step(REQ_ID)).toEqual({ kind: 'progressed', record: s.store.current() });
     expect(s[service].calls).toEqual([{ op, arg, stateDuringCall: state }]);
-    // Progress resets the attempt counter; success keeps the last message.
-    expect(s.store.writes).toEqual([{ from: record(state, { attempt: 4, error: 'pending: earlier' }), to, error: 'pending: earlier', attempt: 0, nextAttemptAt: LEASE }]);
+    // Progress resets the attempt counter; success clears the unknown outcome's detail (committed says null).
+    expect(s.store.writes).toEqual([{ from: record(state, { attempt: 4, error: 'pending: earlier' }), to, error: null, attempt: 0, nextAttemptAt: LEASE }]);
   });
 
   it.each([
@@ -301,19 +302,21 @@ describe('unknown outcomes: same state, attempt + 1, retried after the backoff',
 });
 
 describe('anomalies: a refused commit or rollback is retried and raised, never skipped', () => {
+  // Compensating keeps the target's refusal in the row: it is the rolled_back transfer's message to come.
   it.each([
-    { state: 'finalizing', kind: 'commit_refused', anomaly: 'source refused to commit a withdraw it had accepted' },
-    { state: 'compensating', kind: 'rollback_refused', anomaly: 'source refused to roll back a withdraw it had accepted' },
-  ] as const)('$state refused: $kind', async ({ state, kind, anomaly }) => {
-    const { store, funding, coordinator, metrics, logs } = setup(record(state, { attempt: 1 }));
+    { state: 'finalizing', kind: 'commit_refused', anomaly: 'source refused to commit a withdraw it had accepted', stored: null, kept: false },
+    { state: 'compensating', kind: 'rollback_refused', anomaly: 'source refused to roll back a withdraw it had accepted', stored: 'insufficient_funds', kept: true },
+  ] as const)('$state refused: $kind', async ({ state, kind, anomaly, stored, kept }) => {
+    const { store, funding, coordinator, metrics, logs } = setup(record(state, { attempt: 1, error: stored }));
     funding.answer({ kind: 'failed', reason: 'rolled_back' });
     const r = await coordinator.step(REQ_ID);
     expect(r).toEqual({ kind: 'deferred', record: store.current(), retryAt: at(1_500) });
-    const error = `${anomaly}: rolled_back`;
-    expect(store.writes).toEqual([{ from: record(state, { attempt: 1 }), to: state, error, attempt: 2, nextAttemptAt: at(1_500) }]);
+    const detail = `${anomaly}: rolled_back`;
+    const error = kept ? stored : detail;
+    expect(store.writes).toEqual([{ from: record(state, { attempt: 1, error: stored }), to: state, error, attempt: 2, nextAttemptAt: at(1_500) }]);
     expect(await samples(metrics.anomalies)).toEqual([`{"kind":"${kind}"} 1`]);
     expect(logs.filter((l) => l.level === 'error')).toEqual([
-      { level: 'error', fields: { req_id: REQ_ID, state, error }, msg: 'anomaly: retrying, needs attention' },
+      { level: 'error', fields: { req_id: REQ_ID, state, error: detail }, msg: 'anomaly: retrying, needs attention' },
     ]);
     expect(await samples(metrics.transfersFinished)).toEqual([]);
   });
