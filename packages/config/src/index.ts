@@ -16,6 +16,8 @@ const positiveInt = z.coerce.number().int().positive();
 export const DEV_LEDGER_ADMIN_TOKEN = 'dev-ledger-admin-token';
 export const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 export const DEV_OPS_PASSWORD = 'dev-ops-password';
+/** What the reference ledgers accept, and the worker sends them, on a developer's machine only. */
+export const DEV_LEDGER_SERVICE_TOKEN = 'dev-ledger-service-token';
 
 const replication = z
   .string()
@@ -66,6 +68,12 @@ const apiSchema = baseSchema.extend({
   METRICS_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: port.default(9464),
   IDEMPOTENCY_TTL_SECONDS: positiveInt.default(7 * 24 * 3600),
+  // Abuse limits (429 with Retry-After): POSTs per user per minute, shared by every replica through Redis
+  // (fails open while Redis is down); requests one process lets wait in the sync window at once; a user's
+  // transfers still running.
+  RATE_LIMIT_POSTS_PER_MINUTE: positiveInt.max(100_000).default(120),
+  SYNC_WAIT_MAX_WAITING: positiveInt.max(100_000).default(1_000),
+  MAX_OPEN_TRANSFERS_PER_USER: positiveInt.max(100_000).default(50),
 });
 export type ApiConfig = z.infer<typeof apiSchema>;
 
@@ -75,6 +83,9 @@ const workerSchema = baseSchema.extend({
   WORKER_LOCK_MS: positiveInt.min(1_000).default(30_000),
   FUNDING_URL: z.string().url().default('http://127.0.0.1:8081'),
   TRADING_URL: z.string().url().default('http://127.0.0.1:8082'),
+  // Sent to each service as `Authorization: Bearer <token>` (docs/adapter-contract.md).
+  FUNDING_TOKEN: z.string().min(16).optional(),
+  TRADING_TOKEN: z.string().min(16).optional(),
   ADAPTER_TIMEOUT_MS: positiveInt.default(3_000),
   BACKOFF_BASE_MS: positiveInt.default(500),
   BACKOFF_MAX_MS: positiveInt.default(60_000),
@@ -93,6 +104,8 @@ const ledgerSchema = baseSchema.extend({
   FUNDING_PORT: port.default(8081),
   TRADING_PORT: port.default(8082),
   LEDGER_ADMIN_TOKEN: z.string().min(16).default(DEV_LEDGER_ADMIN_TOKEN),
+  // The credential every /v1/* caller (the orchestrator) presents as `Authorization: Bearer <token>`.
+  LEDGER_SERVICE_TOKEN: z.string().min(16).default(DEV_LEDGER_SERVICE_TOKEN),
   FAULT_SEED: z.coerce.number().int().default(1),
   FAULT_LATENCY_MS: z.coerce.number().int().min(0).default(0),
   FAULT_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
@@ -148,6 +161,8 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const c = parse(workerSchema, env);
   const problems: string[] = [];
+  c.FUNDING_TOKEN ??= DEV_LEDGER_SERVICE_TOKEN;
+  c.TRADING_TOKEN ??= DEV_LEDGER_SERVICE_TOKEN;
   if (c.BACKOFF_MAX_MS < c.BACKOFF_BASE_MS) problems.push('BACKOFF_MAX_MS must be ≥ BACKOFF_BASE_MS');
   return finish(c, problems);
 }
@@ -161,15 +176,15 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv = process.env): LedgerCo
   return finish(c, problems);
 }
 
-/**
- * The Cassandra connection a process opens, from its validated configuration (the shape @it/cassandra's
- * createCassandraClient takes). `keyspace` is the one its statements use; omitted by the migrator.
- */
 /** The transfer store's active-index layout, from the validated configuration. */
 export function indexLayout(c: BaseConfig) {
   return { bucketMs: c.ACTIVE_INDEX_BUCKET_MS, shards: c.ACTIVE_INDEX_SHARDS };
 }
 
+/**
+ * The Cassandra connection a process opens, from its validated configuration (the shape @it/cassandra's
+ * createCassandraClient takes). `keyspace` is the one its statements use; omitted by the migrator.
+ */
 export function cassandraSettings(c: BaseConfig, keyspace?: string) {
   return {
     contactPoints: c.CASSANDRA_CONTACT_POINTS.split(',').map((s) => s.trim()).filter(Boolean),
