@@ -141,7 +141,7 @@ Internal Transfer is running (Ctrl-C stops everything started here).
   API metrics         http://127.0.0.1:9464/metrics
   Worker metrics      http://127.0.0.1:9465/metrics
   Funding ledger      ${FUNDING_URL}/v1/balances/${DEMO_USER}/1
-  Trading ledger      ${TRADING_URL}/v1/balances/${DEMO_USER}/1
+  Trading ledger      ${TRADING_URL}/v1/balances/${DEMO_USER}/1   (header Authorization: Bearer ${env.LEDGER_ADMIN_TOKEN ? '$LEDGER_ADMIN_TOKEN' : DEV_LEDGER_ADMIN_TOKEN})
   Redis               127.0.0.1:${REDIS_PORT}      Cassandra 127.0.0.1:9042
 
 Demo user ${DEMO_USER} was credited 1000000 of asset 1 on each side. Move 2500 from Funding to Trading:

@@ -12,6 +12,9 @@ import { startApp, type AppProcess } from './processes.ts';
 
 export const JWT_SECRET = 'e2e-test-secret-0123456789abcdef0123456789';
 export const ADMIN_TOKEN = 'e2e-ledger-admin-token-0123456789';
+// The ledgers' LEDGER_SERVICE_TOKEN and the worker's FUNDING_TOKEN / TRADING_TOKEN: set explicitly on both
+// sides, so a worker that sent no credential (or the development one) would fail the tests.
+export const SERVICE_TOKEN = 'e2e-ledger-service-token-0123456789';
 // The Redis the tests' processes use, as for Cassandra: the environment's, else the local stack's.
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6390';
 
@@ -83,7 +86,7 @@ export class Product {
       'ledgers',
       {
         ...this.baseEnv, FUNDING_PORT: String(this.ports.funding), TRADING_PORT: String(this.ports.trading),
-        LEDGER_ADMIN_TOKEN: ADMIN_TOKEN, ...this.opts.ledgerEnv,
+        LEDGER_ADMIN_TOKEN: ADMIN_TOKEN, LEDGER_SERVICE_TOKEN: SERVICE_TOKEN, ...this.opts.ledgerEnv,
       },
       `${this.ledgerUrl.trading}/livez`,
     );
@@ -104,6 +107,8 @@ export class Product {
       ...this.baseEnv,
       FUNDING_URL: this.ledgerUrl.funding,
       TRADING_URL: this.ledgerUrl.trading,
+      FUNDING_TOKEN: SERVICE_TOKEN,
+      TRADING_TOKEN: SERVICE_TOKEN,
       METRICS_PORT: String(this.ports.workerMetrics + index),
       BACKOFF_BASE_MS: '200',
       BACKOFF_MAX_MS: '2000',
@@ -180,7 +185,9 @@ export class Product {
   }
 
   async balance(ledger: Account, userId: string, assetId: number): Promise<{ available: bigint; frozen: bigint }> {
-    const res = await fetch(`${this.ledgerUrl[ledger]}/v1/balances/${userId}/${assetId}`);
+    const res = await fetch(`${this.ledgerUrl[ledger]}/v1/balances/${userId}/${assetId}`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     if (!res.ok) throw new Error(`balance failed: ${res.status}`);
     const b = (await res.json()) as { available: string; frozen: string };
     return { available: BigInt(b.available), frozen: BigInt(b.frozen) };

@@ -8,6 +8,7 @@ import { openTransferStore } from '@it/store';
 import { createAuthenticator } from './auth.ts';
 import { createTransferUseCase } from './create-transfer.ts';
 import { createHttpApp } from './http-app.ts';
+import { createLimits } from './limits.ts';
 import { bullBoardRouter, healthRouter, registerQueueGauge } from './ops.ts';
 import { openQueueClient } from './queue-client.ts';
 import { transfersRouter } from './transfers.ts';
@@ -43,6 +44,14 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
   const queueClient = openQueueClient(config.REDIS_URL, config.QUEUE_PREFIX, logger);
   registerQueueGauge(metrics, queueClient.queue, queueClient.ready, logger);
 
+  const limits = createLimits({
+    redis: queueClient.redis,
+    prefix: config.QUEUE_PREFIX,
+    store,
+    logger,
+    settings: { postsPerMinute: config.RATE_LIMIT_POSTS_PER_MINUTE, maxOpenPerUser: config.MAX_OPEN_TRANSFERS_PER_USER },
+  });
+
   let closing = false;
   const createTransfer = createTransferUseCase({
     store,
@@ -52,7 +61,9 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
     metrics,
     logger,
     syncWaitMs: config.SYNC_WAIT_MS,
+    syncWaitMaxWaiting: config.SYNC_WAIT_MAX_WAITING,
     idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+    openTransfers: limits,
   });
   const app = createHttpApp({
     health: healthRouter({
@@ -61,7 +72,7 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
       closing: () => closing,
     }),
     bullBoard: bullBoardRouter(queueClient.queue, config.OPS_USER, config.OPS_PASSWORD),
-    transfers: transfersRouter({ store, createTransfer, auth: createAuthenticator(config, logger), bodyLimit: config.BODY_LIMIT }),
+    transfers: transfersRouter({ store, createTransfer, auth: createAuthenticator(config, logger), limits, bodyLimit: config.BODY_LIMIT }),
     bodyLimit: config.BODY_LIMIT,
     logger,
   });

@@ -1,11 +1,13 @@
 // Who is calling (SPEC §4). jwt: a bearer token verified with a shared secret (HS256) or a remote JWKS, the
 // user is its `sub`. header: a trusted gateway sets the user id header. none: local development only (the
 // config refuses it in production); the user id then comes from the request itself.
+import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import type { ApiConfig } from '@it/config';
 import type { Logger } from '@it/observability';
 import { parseUserId } from '@it/domain';
+import { sha256 } from '@it/runtime';
 import { sendGetError, sendPostError } from './wire.ts';
 
 export type AuthOutcome =
@@ -29,9 +31,16 @@ export function createAuthenticator(config: ApiConfig, logger: Logger): Authenti
       return { mode: 'none', authenticate: () => Promise.resolve({ ok: true, userId: undefined }) };
     case 'header': {
       const header = config.AUTH_USER_HEADER.toLowerCase();
+      const proofHeader = config.AUTH_GATEWAY_SECRET_HEADER.toLowerCase();
+      if (!config.AUTH_GATEWAY_SECRET) throw new Error('AUTH_MODE=header needs AUTH_GATEWAY_SECRET');
+      // Compared as digests: constant time, and the secret's length is not revealed either.
+      const proof = sha256(config.AUTH_GATEWAY_SECRET);
       return {
         mode: 'header',
         authenticate(req) {
+          if (!timingSafeEqual(sha256(req.get(proofHeader) ?? ''), proof)) {
+            return Promise.resolve({ ok: false, status: 401, message: 'authentication required: the request did not come through the gateway' });
+          }
           const userId = parseUserId(req.get(header));
           return Promise.resolve(
             userId === undefined
@@ -61,12 +70,18 @@ function jwtAuthenticator(config: ApiConfig, logger: Logger): Authenticator {
   };
   const options: JWTVerifyOptions = {
     algorithms: [...(secret ? ['HS256'] : []), ...(jwks ? ASYMMETRIC : [])],
-    // A token without an expiry would be valid forever once leaked.
-    requiredClaims: ['sub', 'exp'],
+    // A token without an expiry would be valid forever once leaked; one issued long ago (even with an `exp`
+    // a century away) is refused by its age.
+    requiredClaims: ['sub', 'exp', 'iat'],
+    maxTokenAge: config.JWT_MAX_AGE_SECONDS,
     clockTolerance: 5,
     ...(config.JWT_ISSUER ? { issuer: config.JWT_ISSUER } : {}),
     ...(config.JWT_AUDIENCE ? { audience: config.JWT_AUDIENCE } : {}),
   };
+  // Another kind of token signed by the same issuer (an ID token, a refresh token) is not an access token here.
+  const types = new Set(config.JWT_TYPES.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
+  const untypedAllowed = config.NODE_ENV === 'development' || config.NODE_ENV === 'test';
+  const typeAccepted = (typ: string | undefined) => (typ === undefined ? untypedAllowed : types.has(typ.toLowerCase()));
   return {
     mode: 'jwt',
     async authenticate(req) {
@@ -75,7 +90,8 @@ function jwtAuthenticator(config: ApiConfig, logger: Logger): Authenticator {
       const token = BEARER.exec(header)?.[1];
       if (!token) return { ok: false, status: 401, message: 'invalid token' };
       try {
-        const { payload } = await jwtVerify(token, getKey, options);
+        const { payload, protectedHeader } = await jwtVerify(token, getKey, options);
+        if (!typeAccepted(protectedHeader.typ)) return { ok: false, status: 401, message: 'invalid token: unexpected type' };
         const userId = parseUserId(payload.sub);
         if (userId === undefined) return { ok: false, status: 401, message: 'invalid token: sub must be a positive integer user id' };
         return { ok: true, userId };

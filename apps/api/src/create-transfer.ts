@@ -7,6 +7,7 @@ import type { Logger, Metrics } from '@it/observability';
 import { enqueueTransfer, jobIdFor, type TransferJobData } from '@it/queue';
 import { errorMessage, withDeadline } from '@it/runtime';
 import type { TransferRecord, TransferStore } from '@it/store';
+import type { Limits } from './limits.ts';
 import type { OutcomeWaiter } from './outcome-waiter.ts';
 import { requestHash, type TransferRequest } from './validation.ts';
 import { pendingResult, resultOf, type TransferResult } from './wire.ts';
@@ -25,7 +26,11 @@ export interface CreateTransferDeps {
   metrics: Metrics;
   logger: Logger;
   syncWaitMs: number;
+  /** Requests this process lets wait in the sync window at once (SYNC_WAIT_MAX_WAITING); default no cap. */
+  syncWaitMaxWaiting?: number;
   idempotencyTtlSeconds: number;
+  /** Told which transfers are open and which the API saw finish: the per-user open-transfers cap, if any. */
+  openTransfers?: Pick<Limits, 'opened' | 'settled'>;
 }
 
 export interface CreateTransferInput {
@@ -43,7 +48,7 @@ export type CreateTransferOutcome =
   | { kind: 'key_conflict' };
 
 export function createTransferUseCase(deps: CreateTransferDeps) {
-  const { store, queue, waiter, metrics, logger } = deps;
+  const { store, queue, waiter, metrics, logger, openTransfers } = deps;
 
   /** The key's transfer: ours (a fresh claim) or the earlier request's, which this one replays. */
   async function claimKey(input: CreateTransferInput, reqId: string, createdAt: Date) {
@@ -96,6 +101,14 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
 
   /** Enqueues, waits until the job ends or the window closes, and reads the outcome back. */
   async function awaitOutcome(record: TransferRecord, startedAt: number, log: Logger): Promise<TransferResult> {
+    if (waiter.size >= (deps.syncWaitMaxWaiting ?? Infinity)) {
+      // The window is full: answer 202 pending at once rather than refuse with a 429 before writing. The
+      // request is valid and accepting it durably is the safer answer for money; what the cap bounds is
+      // waiters (a held connection and memory each), not transfers.
+      log.debug('sync wait full: answering pending without waiting');
+      await enqueue(record.reqId, log);
+      return pendingResult(record.reqId);
+    }
     const watch = waiter.watch(jobIdFor(record.reqId));
     try {
       if (await enqueue(record.reqId, log)) await watch.wait(startedAt + deps.syncWaitMs - Date.now());
@@ -139,10 +152,18 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
     const record = await unlessUnknown(reqId, () => ensureRecord(input.transfer, reqId, createdAt, replay, log));
     if ('result' in record) return record;
     if (replay) log.info({ state: record.state }, 'idempotent replay');
+    const { userId } = input.transfer;
     const now = resultOf(record);
-    if (now.status !== 'pending') return { kind: 'result', result: now };
+    if (now.status !== 'pending') {
+      void openTransfers?.settled(userId, reqId);
+      return { kind: 'result', result: now };
+    }
+    // Before the wait, on the same Redis connection as a later `settled`: the two cannot arrive swapped.
+    void openTransfers?.opened(userId, reqId, record.createdAt);
     // From here on the transfer exists: whatever fails, the client gets its req_id (never a 5xx that would
     // invite a retry creating a second transfer).
-    return { kind: 'result', result: await awaitOutcome(record, input.startedAt, log) };
+    const result = await awaitOutcome(record, input.startedAt, log);
+    if (result.status !== 'pending') void openTransfers?.settled(userId, reqId);
+    return { kind: 'result', result };
   };
 }

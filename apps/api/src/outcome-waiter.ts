@@ -11,10 +11,13 @@ export interface Watch {
 
 export class OutcomeWaiter {
   private readonly waiting = new Map<string, Set<() => void>>();
+  /** Kept alongside the map: read on every POST (SYNC_WAIT_MAX_WAITING), so it must not walk the map. */
+  private count = 0;
   private readonly onFinished = ({ jobId }: { jobId: string }) => {
     const set = this.waiting.get(jobId);
     if (!set) return;
     this.waiting.delete(jobId);
+    this.count -= set.size;
     for (const notify of set) notify();
   };
 
@@ -23,11 +26,9 @@ export class OutcomeWaiter {
     events.on('failed', this.onFinished);
   }
 
-  /** Requests currently waiting (for tests and shutdown logs). */
+  /** Requests currently waiting: the sync-wait cap. */
   get size(): number {
-    let n = 0;
-    for (const set of this.waiting.values()) n += set.size;
-    return n;
+    return this.count;
   }
 
   /**
@@ -45,10 +46,12 @@ export class OutcomeWaiter {
     let set = this.waiting.get(jobId);
     if (!set) this.waiting.set(jobId, (set = new Set()));
     set.add(notify);
+    this.count++;
     const cancel = () => {
       const s = this.waiting.get(jobId);
-      if (!s) return;
-      s.delete(notify);
+      // Not there any more once its job finished (onFinished counted it out) or close() released it.
+      if (!s?.delete(notify)) return;
+      this.count--;
       if (s.size === 0) this.waiting.delete(jobId);
     };
     return {
@@ -78,5 +81,6 @@ export class OutcomeWaiter {
     // Release whoever still waits: they read the store and answer with what is there.
     for (const set of this.waiting.values()) for (const notify of set) notify();
     this.waiting.clear();
+    this.count = 0;
   }
 }

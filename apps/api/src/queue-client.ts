@@ -11,6 +11,8 @@ const CLOSE_DEADLINE_MS = 2_000;
 
 export interface QueueClient {
   queue: Queue<TransferJobData>;
+  /** The producer connection, fail-fast while Redis is down: also the abuse limits' connection. */
+  redis: ReturnType<typeof createRedisConnection>;
   waiter: OutcomeWaiter;
   /** Whether the producer connection is usable right now (BullMQ would otherwise wait for it). */
   ready: () => boolean;
@@ -51,6 +53,7 @@ export function openQueueClient(redisUrl: string, prefix: string, logger: Logger
   };
   return {
     queue,
+    redis: producer,
     waiter,
     ready: () => producer.status === 'ready',
     ping: () => producer.ping(),

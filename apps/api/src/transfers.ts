@@ -2,10 +2,12 @@
 // the answer to a status and a body. What creating a transfer means lives in create-transfer.ts.
 import express from 'express';
 import { isUuid } from '@it/domain';
+import { isTerminal } from '@it/fsm';
 import { jsonBody } from '@it/runtime';
 import type { TransferStore } from '@it/store';
 import { callerOf, requireCaller, type Authenticator } from './auth.ts';
 import type { createTransferUseCase } from './create-transfer.ts';
+import type { Limits } from './limits.ts';
 import { encodeCursor, parseIdempotencyKey, parseListQuery, parseTransferBody } from './validation.ts';
 import { sendGetError, sendPostError, sendResult, transferView } from './wire.ts';
 
@@ -13,6 +15,7 @@ export interface TransferRoutesDeps {
   store: TransferStore;
   createTransfer: ReturnType<typeof createTransferUseCase>;
   auth: Authenticator;
+  limits: Pick<Limits, 'admitPost' | 'settled'>;
   bodyLimit: string;
 }
 
@@ -32,6 +35,12 @@ export function transfersRouter(deps: TransferRoutesDeps): express.Router {
     }
     const key = parseIdempotencyKey(req.get('idempotency-key'));
     if (!key.ok) return sendPostError(res, 400, key.message);
+    // Once the user is known and before anything is written; idempotent replays count like any POST.
+    const refusal = await deps.limits.admitPost(parsed.value.userId);
+    if (refusal) {
+      res.set('retry-after', String(refusal.retryAfterSeconds));
+      return sendPostError(res, 429, refusal.message);
+    }
     const outcome = await deps.createTransfer({
       transfer: parsed.value,
       idempotencyKey: key.value,
@@ -53,6 +62,8 @@ export function transfersRouter(deps: TransferRoutesDeps): express.Router {
     // Another user's transfer is indistinguishable from a missing one. No user at all is AUTH_MODE=none only.
     const { userId } = callerOf(res);
     if (!record || (userId !== undefined && record.userId !== userId)) return sendGetError(res, 404, 'Transfer not found');
+    // A transfer that finished after its POST's window: it stops counting against the user's open cap.
+    if (isTerminal(record.state)) void deps.limits.settled(record.userId, record.reqId);
     res.json(transferView(record));
   });
 

@@ -9,6 +9,8 @@ const prodEnv = {
   NODE_ENV: 'production',
   CASSANDRA_REPLICATION: 'NetworkTopologyStrategy:dc1=3',
   JWT_SECRET: 'a-production-secret-0123456789abcdef0123',
+  JWT_ISSUER: 'https://auth.exchange.example',
+  JWT_AUDIENCE: 'internal-transfer',
   OPS_PASSWORD: 'a-production-ops-password',
 };
 

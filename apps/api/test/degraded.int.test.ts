@@ -134,25 +134,37 @@ describe('recovery', () => {
   });
 });
 
+const GATEWAY_SECRET = 'gateway-shared-secret-0123456789abcdef';
+
 describe('AUTH_MODE=header (behind a trusted gateway)', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startTestApi(testConfig({ AUTH_MODE: 'header', AUTH_USER_HEADER: 'X-Gateway-User' }));
+    api = await startTestApi(testConfig({ AUTH_MODE: 'header', AUTH_USER_HEADER: 'X-Gateway-User', AUTH_GATEWAY_SECRET: GATEWAY_SECRET }));
   });
   afterAll(() => api?.close());
+  const GATEWAY = { 'x-gateway-secret': GATEWAY_SECRET };
+
+  it('without the gateway\'s proof nobody is anyone: 401 whatever the user header says', async () => {
+    const user = newUserId();
+    const forged = await call(`${api.url}/api/v1/transfer`, { headers: { 'x-gateway-user': user }, body: transferBody(user) });
+    expect(forged).toMatchObject({ status: 401, body: { status: 'failed', message: 'authentication required: the request did not come through the gateway' } });
+    const wrong = { 'x-gateway-user': user, 'x-gateway-secret': `${GATEWAY_SECRET.slice(0, -1)}x` };
+    expect((await call(`${api.url}/api/v1/transfer`, { headers: wrong, body: transferBody(user) })).status).toBe(401);
+    expect((await call(`${api.url}/api/v1/transfers`, { headers: { 'x-gateway-user': user } })).status).toBe(401);
+  });
 
   it('takes the user from the header; refuses a missing one and another body user_id', async () => {
     const user = newUserId();
-    const headers = { 'x-gateway-user': user };
+    const headers = { ...GATEWAY, 'x-gateway-user': user };
     const created = await call(`${api.url}/api/v1/transfer`, { headers, body: transferBody(user) });
     expect(created.status).toBe(202);
     expect((await call(`${api.url}/api/v1/transfer/${created.body.req_id as string}`, { headers })).status).toBe(200);
-    expect((await call(`${api.url}/api/v1/transfer/${created.body.req_id as string}`, { headers: { 'x-gateway-user': newUserId() } })).status).toBe(404);
-    expect((await call(`${api.url}/api/v1/transfer`, { body: transferBody(user) })).status).toBe(401);
-    expect((await call(`${api.url}/api/v1/transfer`, { headers: { 'x-gateway-user': 'alice' }, body: transferBody(user) })).status).toBe(401);
+    expect((await call(`${api.url}/api/v1/transfer/${created.body.req_id as string}`, { headers: { ...GATEWAY, 'x-gateway-user': newUserId() } })).status).toBe(404);
+    expect((await call(`${api.url}/api/v1/transfer`, { headers: GATEWAY, body: transferBody(user) })).status).toBe(401);
+    expect((await call(`${api.url}/api/v1/transfer`, { headers: { ...GATEWAY, 'x-gateway-user': 'alice' }, body: transferBody(user) })).status).toBe(401);
     expect((await call(`${api.url}/api/v1/transfer`, { headers, body: transferBody(newUserId()) })).status).toBe(403);
     // A bearer token means nothing in this mode.
-    expect((await call(`${api.url}/api/v1/transfers`, { token: await tokenFor(user) })).status).toBe(401);
+    expect((await call(`${api.url}/api/v1/transfers`, { headers: GATEWAY, token: await tokenFor(user) })).status).toBe(401);
   });
 });
 
@@ -216,6 +228,8 @@ describe('AUTH_MODE=jwt with a remote JWKS', () => {
       .setSubject(sub)
       .setIssuer(claims.iss ?? 'https://issuer.test')
       .setAudience(claims.aud ?? 'transfers')
+      // Issued-at is required: the maximum token age counts from it.
+      .setIssuedAt()
       .setExpirationTime('5m')
       .sign(privateKey);
 

@@ -1,31 +1,24 @@
 // A ledger's admin endpoints, behind the bearer token: credit an account, read or replace the faults, read
 // the statement counters. Never faulted: tests and operators use them to set up and check.
-import { randomUUID, timingSafeEqual } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
-import { sha256 } from '@it/runtime';
+import { randomUUID } from 'node:crypto';
+import express from 'express';
+import { requireBearer } from './auth.ts';
 import { faultSettingsBody, faultsToWire } from './faults.ts';
 import { parse } from './http-errors.ts';
 import { sendAnswer } from './replies.ts';
 import type { LedgerContext } from './routes.ts';
 import { creditBody } from './schemas.ts';
 
-function requireAdmin(adminToken: string) {
-  const adminDigest = sha256(adminToken);
-  return (req: Request, res: Response, next: NextFunction) => {
-    const m = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
-    // Compare digests: constant time, and the token's length is not revealed either.
-    if (!m?.[1] || !timingSafeEqual(sha256(m[1]), adminDigest)) {
-      res.status(401).set('www-authenticate', 'Bearer').json({ status: 'unauthorized', error: 'admin bearer token required' });
-      return;
-    }
-    next();
-  };
+export interface AdminOptions extends LedgerContext {
+  adminToken: string;
+  /** Whether `PUT /v1/admin/faults` may change the faults (NODE_ENV development or test only). */
+  faultInjection: boolean;
 }
 
-export function adminRoutes(opts: LedgerContext & { adminToken: string }): express.Router {
+export function adminRoutes(opts: AdminOptions): express.Router {
   const { ledger, store, faults, logger } = opts;
   const router = express.Router();
-  const admin = requireAdmin(opts.adminToken);
+  const admin = requireBearer([opts.adminToken], 'admin bearer token');
 
   router.post('/v1/admin/credit', admin, async (req, res) => {
     const b = parse(creditBody, req.body);
@@ -43,6 +36,10 @@ export function adminRoutes(opts: LedgerContext & { adminToken: string }): expre
   });
 
   router.put('/v1/admin/faults', admin, (req, res) => {
+    if (!opts.faultInjection) {
+      res.status(403).json({ status: 'forbidden', error: 'fault injection is only available with NODE_ENV development or test' });
+      return;
+    }
     const b = parse(faultSettingsBody, req.body);
     faults.set({
       latencyMs: b.latency_ms,

@@ -2,12 +2,13 @@
 // over different rows; the ledger name selects two-phase (freeze) or single-phase (debit) semantics.
 import express from 'express';
 import { jsonBody } from '@it/runtime';
-import { adminRoutes } from './admin.ts';
+import { adminRoutes, type AdminOptions } from './admin.ts';
 import { errorHandler, notFound } from './http-errors.ts';
-import { contractRoutes, healthRoutes, type LedgerContext } from './routes.ts';
+import { contractRoutes, healthRoutes } from './routes.ts';
 
-export interface LedgerAppOptions extends LedgerContext {
-  adminToken: string;
+export interface LedgerAppOptions extends AdminOptions {
+  /** What the orchestrator presents on every `/v1/*` endpoint but the admin ones (LEDGER_SERVICE_TOKEN). */
+  serviceToken: string;
 }
 
 const BODY_LIMIT = '16kb';

@@ -1,9 +1,11 @@
 // The contract's endpoints on one ledger (docs/adapter-contract.md): the four operations and the query,
 // under fault injection, and balances, which are never faulted (tests read them to check what happened).
+// All of them need the service credential; balances take the admin token too.
 import express, { type Request, type Response } from 'express';
 import type { Account, Movement } from '@it/domain';
 import type { Logger } from '@it/observability';
 import { sleep } from '@it/runtime';
+import { requireBearer } from './auth.ts';
 import type { Faults } from './faults.ts';
 import { parse } from './http-errors.ts';
 import type { LedgerStore } from './ledger-store.ts';
@@ -46,12 +48,15 @@ function faultInjection(faults: Faults, logger: Logger) {
   };
 }
 
-export function contractRoutes({ ledger, store, faults, logger }: LedgerContext): express.Router {
+export function contractRoutes(opts: LedgerContext & { serviceToken: string; adminToken: string }): express.Router {
+  const { ledger, store, faults, logger } = opts;
   const router = express.Router();
   const withFaults = faultInjection(faults, logger);
+  const service = requireBearer([opts.serviceToken], 'service bearer token');
+  const reader = requireBearer([opts.serviceToken, opts.adminToken], 'service or admin bearer token');
 
   for (const kind of ['withdraw', 'deposit'] as const) {
-    router.post(`/v1/${kind}`, async (req, res) => {
+    router.post(`/v1/${kind}`, service, async (req, res) => {
       const b = parse(movementBody, req.body);
       const m: Movement = { reqId: b.req_id, userId: b.user_id, assetId: b.asset_id, amount: b.amount };
       await withFaults(req, res, async (refuse) => {
@@ -63,7 +68,7 @@ export function contractRoutes({ ledger, store, faults, logger }: LedgerContext)
   }
 
   for (const action of ['commit', 'rollback'] as const) {
-    router.post(`/v1/${action}`, async (req, res) => {
+    router.post(`/v1/${action}`, service, async (req, res) => {
       const { req_id: reqId } = parse(reqIdBody, req.body);
       // Refusal faults are for new withdraws and deposits only: a ledger that refuses to commit or roll back
       // a freeze it holds is broken, not busy.
@@ -75,7 +80,7 @@ export function contractRoutes({ ledger, store, faults, logger }: LedgerContext)
     });
   }
 
-  router.get('/v1/ops/:req_id', async (req, res) => {
+  router.get('/v1/ops/:req_id', service, async (req, res) => {
     const reqId = parse(reqIdSchema, req.params.req_id);
     await withFaults(req, res, async () => {
       const view = await store.query(ledger, reqId);
@@ -86,7 +91,7 @@ export function contractRoutes({ ledger, store, faults, logger }: LedgerContext)
     });
   });
 
-  router.get('/v1/balances/:user_id/:asset_id', async (req, res) => {
+  router.get('/v1/balances/:user_id/:asset_id', reader, async (req, res) => {
     const p = parse(balanceParams, req.params);
     const b = await store.balance(ledger, p.user_id, p.asset_id);
     res.json({

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '@it/observability';
 import { closeServer, errorMessage, listen } from '@it/runtime';
 import { createLedgerApp } from './app.ts';
 import { DEFAULT_ASSETS, parseAssetSet, type AssetSet } from './assets.ts';
+import { faultInjectionAllowed, refuseFaultsOutsideDevelopment } from './config.ts';
 import { Faults, type FaultSettings } from './faults.ts';
 import { LedgerStore } from './ledger-store.ts';
 
@@ -62,6 +63,7 @@ function baseUrl(host: string, port: number): string {
 }
 
 export async function startLedgers(config: LedgerConfig, opts: StartLedgersOptions = {}): Promise<RunningLedgers> {
+  refuseFaultsOutsideDevelopment(config, opts.latencyJitterMs ?? 0);
   const logger = opts.logger ?? createLogger('ledgers', config.LOG_LEVEL);
   const host = opts.host ?? config.LEDGER_HOST;
   const settings = cassandraSettings(config, config.CASSANDRA_LEDGER_KEYSPACE);
@@ -80,6 +82,8 @@ export async function startLedgers(config: LedgerConfig, opts: StartLedgersOptio
         store,
         faults: faults[ledger],
         adminToken: config.LEDGER_ADMIN_TOKEN,
+        serviceToken: config.LEDGER_SERVICE_TOKEN,
+        faultInjection: faultInjectionAllowed(config.NODE_ENV),
         logger: logger.child({ ledger }),
       });
       const server = http.createServer(app);

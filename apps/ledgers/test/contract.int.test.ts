@@ -44,7 +44,13 @@ for (const faults of [false, true]) {
         faults,
         unknownAssetId: 1_000_001,
         newUserId,
-        makeAdapter: () => createHttpAdapter({ name: ledger, baseUrl: ledgers.urls[ledger], timeoutMs: 3_000 }),
+        makeAdapter: () =>
+          createHttpAdapter({
+            name: ledger,
+            baseUrl: ledgers.urls[ledger],
+            timeoutMs: 3_000,
+            headers: { authorization: `Bearer ${config.LEDGER_SERVICE_TOKEN}` },
+          }),
         credit: (u, a, amount) => admin(ledger).credit(u, a, amount),
         balance: (u, a) => admin(ledger).balance(u, a),
       });

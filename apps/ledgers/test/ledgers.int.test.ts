@@ -1,5 +1,5 @@
-// The reference ledgers' own behaviour over HTTP, against the real Cassandra: validation, admin guard,
-// fault injection, the crash windows between claim and apply, and the statement cost of each operation.
+// The reference ledgers' own behaviour over HTTP, against the real Cassandra: validation, service and admin
+// guards, fault injection, the crash windows between claim and apply, and the statement cost of each operation.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCassandraClient } from '@it/cassandra';
@@ -14,6 +14,7 @@ let ledgers: RunningLedgers;
 let F = '';
 let T = '';
 const auth = { authorization: `Bearer ${config.LEDGER_ADMIN_TOKEN}` };
+const service = { authorization: `Bearer ${config.LEDGER_SERVICE_TOKEN}` };
 
 beforeAll(async () => {
   ledgers = await startTestLedgers(config);
@@ -27,7 +28,7 @@ afterAll(async () => {
 
 const admin = (ledger: Account) => ledgerAdminClient(ledgers.urls[ledger], config.LEDGER_ADMIN_TOKEN);
 
-async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+async function post(url: string, body: unknown, headers: Record<string, string> = service) {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -36,7 +37,7 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-async function get(url: string, headers: Record<string, string> = {}) {
+async function get(url: string, headers: Record<string, string> = service) {
   const res = await fetch(url, { headers });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -84,7 +85,7 @@ describe('validation: 400 naming the field, never a crash', () => {
   });
 
   it('a body that is not declared JSON is not read', async () => {
-    const res = await fetch(`${F}/v1/deposit`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    const res = await fetch(`${F}/v1/deposit`, { method: 'POST', headers: { ...service, 'content-type': 'text/plain' }, body: 'x' });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: 'body must be a JSON object' });
   });
@@ -124,13 +125,78 @@ describe('validation: 400 naming the field, never a crash', () => {
   });
 });
 
+describe('service credential', () => {
+  const wrong = { authorization: 'Bearer wrong-token-wrong-token' };
+  const admin_ = auth;
+  const refusals: [string, Record<string, string>][] = [
+    ['no credential', {}],
+    ['a wrong token', wrong],
+    ['the token without "Bearer"', { authorization: config.LEDGER_SERVICE_TOKEN }],
+    ['the admin token', admin_],
+  ];
+
+  async function expectUnauthorized(r: Promise<Response>) {
+    const res = await r;
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await res.json()).toMatchObject({ status: 'unauthorized', error: expect.stringMatching(/bearer token required/) });
+  }
+  const send = (url: string, body: unknown, headers: Record<string, string>) =>
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+  it.each(refusals)('operations with %s: 401, nothing applied', async (_name, headers) => {
+    const u = await funded('funding', 1_000n);
+    const id = randomUUID();
+    await expectUnauthorized(send(`${F}/v1/withdraw`, move(u, 300n, id), headers));
+    await expectUnauthorized(send(`${F}/v1/deposit`, move(u, 2n ** 63n - 1001n), headers));
+    await expectUnauthorized(send(`${T}/v1/deposit`, move(u, 2n ** 63n - 1n), headers));
+    await expectUnauthorized(send(`${F}/v1/commit`, { req_id: id }, headers));
+    await expectUnauthorized(send(`${F}/v1/rollback`, { req_id: id }, headers));
+    await expectUnauthorized(send(`${T}/v1/rollback`, { req_id: id }, headers));
+    await expectUnauthorized(fetch(`${F}/v1/ops/${id}`, { headers }));
+    expect(await admin('funding').balance(u, 1)).toEqual({ available: 1_000n, frozen: 0n });
+    expect(await admin('trading').balance(u, 1)).toEqual({ available: 0n, frozen: 0n });
+    // Nothing recorded either: the req_id is unknown, and no rollback tombstone stops its withdraw.
+    expect((await get(`${F}/v1/ops/${id}`)).status).toBe(404);
+    expect((await get(`${T}/v1/ops/${id}`)).status).toBe(404);
+    expect((await post(`${F}/v1/withdraw`, move(u, 300n, id))).body).toMatchObject({ status: 'success', state: 'frozen' });
+  });
+
+  it.each(refusals.filter(([name]) => name !== 'the admin token'))('balances with %s: 401', async (_name, headers) => {
+    await expectUnauthorized(fetch(`${F}/v1/balances/1/1`, { headers }));
+    await expectUnauthorized(fetch(`${T}/v1/balances/1/1`, { headers }));
+  });
+
+  it('with the service token every operation answers; balances take the service or the admin token', async () => {
+    const u = await funded('funding', 1_000n);
+    const id = randomUUID();
+    expect(await post(`${F}/v1/withdraw`, move(u, 300n, id), service)).toMatchObject({ status: 200, body: { state: 'frozen' } });
+    expect(await post(`${T}/v1/deposit`, move(u, 300n, id), service)).toMatchObject({ status: 200, body: { state: 'credited' } });
+    expect(await get(`${F}/v1/ops/${id}`, service)).toMatchObject({ status: 200, body: { state: 'frozen' } });
+    expect(await post(`${F}/v1/commit`, { req_id: id }, service)).toMatchObject({ status: 200, body: { state: 'committed' } });
+    expect(await post(`${T}/v1/rollback`, { req_id: randomUUID() }, service)).toMatchObject({ status: 200 });
+    for (const headers of [service, admin_]) {
+      expect(await get(`${F}/v1/balances/${u}/1`, headers)).toMatchObject({ status: 200, body: { available: '700', frozen: '0' } });
+    }
+  });
+
+  it('probes need no credential', async () => {
+    for (const path of ['/livez', '/healthz', '/readyz']) {
+      expect((await fetch(F + path)).status).toBe(200);
+      expect((await fetch(T + path)).status).toBe(200);
+    }
+  });
+});
+
 describe('admin endpoints', () => {
   it('refuse a missing or wrong bearer token', async () => {
     const body = { user_id: '5', asset_id: 1, amount: '100' };
-    expect((await post(`${F}/v1/admin/credit`, body)).status).toBe(401);
+    expect((await post(`${F}/v1/admin/credit`, body, {})).status).toBe(401);
     expect((await post(`${F}/v1/admin/credit`, body, { authorization: 'Bearer wrong-token-wrong-token' })).status).toBe(401);
     expect((await post(`${F}/v1/admin/credit`, body, { authorization: config.LEDGER_ADMIN_TOKEN })).status).toBe(401);
-    expect((await get(`${F}/v1/admin/faults`)).status).toBe(401);
+    // The service credential is not an admin one.
+    expect((await post(`${F}/v1/admin/credit`, body, service)).status).toBe(401);
+    expect((await get(`${F}/v1/admin/faults`, {})).status).toBe(401);
     const put = await fetch(`${F}/v1/admin/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(put.status).toBe(401);
   });
@@ -305,7 +371,7 @@ describe('fault injection', () => {
     // Under the longest latency there is, a balance read still answers well before it would have passed.
     const u = await funded('funding', 40n);
     await admin('funding').setFaults({ latencyMs: 60_000 });
-    const res = await fetch(`${F}/v1/balances/${u}/1`, { signal: AbortSignal.timeout(20_000) });
+    const res = await fetch(`${F}/v1/balances/${u}/1`, { headers: service, signal: AbortSignal.timeout(20_000) });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ available: '40', frozen: '0' });
   });

@@ -1,5 +1,7 @@
-// Pure parts of the reference ledgers: the fault PRNG, asset sets, request schemas, the per-account mutex.
+// Pure parts of the reference ledgers: the fault PRNG and its guard, asset sets, request schemas, the
+// per-account mutex.
 import { describe, expect, it } from 'vitest';
+import { ConfigError, loadLedgerConfig } from '@it/config';
 import {
   Faults,
   KeyedMutex,
@@ -7,14 +9,54 @@ import {
   amountSchema,
   assetIdSchema,
   describeIssues,
+  faultInjectionAllowed,
   faultSettingsBody,
   loadLedgerExtras,
   movementBody,
   mulberry32,
   parseAssetSet,
+  refuseFaultsOutsideDevelopment,
   reqIdSchema,
   userIdSchema,
 } from '../src/index.ts';
+
+describe('fault injection is for development and test only', () => {
+  const production = (env: Record<string, string> = {}) =>
+    loadLedgerConfig({
+      NODE_ENV: 'production',
+      CASSANDRA_REPLICATION: 'NetworkTopologyStrategy:datacenter1=3',
+      LEDGER_ADMIN_TOKEN: 'unit-admin-token-0123456789',
+      LEDGER_SERVICE_TOKEN: 'unit-service-token-0123456789',
+      ...env,
+    });
+
+  it('allowed with NODE_ENV development or test', () => {
+    expect(faultInjectionAllowed('development')).toBe(true);
+    expect(faultInjectionAllowed('test')).toBe(true);
+    expect(faultInjectionAllowed('production')).toBe(false);
+    const dev = loadLedgerConfig({ NODE_ENV: 'test', FAULT_ERROR_RATE: '1', FAULT_LATENCY_MS: '5' });
+    expect(() => refuseFaultsOutsideDevelopment(dev, 10)).not.toThrow();
+  });
+
+  it('production starts without faults (a seed alone injects nothing)', () => {
+    expect(() => refuseFaultsOutsideDevelopment(production({ FAULT_SEED: '7' }), 0)).not.toThrow();
+  });
+
+  it.each([
+    ['FAULT_LATENCY_MS', '5'],
+    ['FAULT_ERROR_RATE', '0.1'],
+    ['FAULT_DROP_RESPONSE_RATE', '0.1'],
+    ['FAULT_REFUSE_RATE', '0.1'],
+  ])('production refuses %s=%s, naming it', (name, value) => {
+    const refuse = () => refuseFaultsOutsideDevelopment(production({ [name]: value }), 0);
+    expect(refuse).toThrow(ConfigError);
+    expect(refuse).toThrow(new RegExp(`${name}: fault injection is only allowed with NODE_ENV development or test`));
+  });
+
+  it('production refuses FAULT_LATENCY_JITTER_MS', () => {
+    expect(() => refuseFaultsOutsideDevelopment(production(), 10)).toThrow(/FAULT_LATENCY_JITTER_MS/);
+  });
+});
 
 describe('faults', () => {
   it('mulberry32 is deterministic per seed and uniform enough', () => {

@@ -12,6 +12,7 @@ const config = testConfig();
 const FUNDS = 10_000n;
 const N = 200;
 const MAX_WITHDRAW = 150;
+const headers = { authorization: `Bearer ${config.LEDGER_SERVICE_TOKEN}` };
 
 let a: RunningLedgers;
 let b: RunningLedgers;
@@ -38,8 +39,9 @@ async function definite(call: () => Promise<Outcome>): Promise<Outcome> {
 
 describe.each(['funding', 'trading'] as const)('%s: 200 concurrent withdraws on one account', (ledger: Account) => {
   it('never overdraws, conserves available + frozen + finalized, and replays give the same answers', async () => {
-    const viaA = createHttpAdapter({ name: `${ledger}-a`, baseUrl: a.urls[ledger], timeoutMs: 30_000, connections: 64 });
-    const viaB = createHttpAdapter({ name: `${ledger}-b`, baseUrl: b.urls[ledger], timeoutMs: 30_000, connections: 64 });
+    const adapter = (name: string, baseUrl: string) => createHttpAdapter({ name, baseUrl, timeoutMs: 30_000, connections: 64, headers });
+    const viaA = adapter(`${ledger}-a`, a.urls[ledger]);
+    const viaB = adapter(`${ledger}-b`, b.urls[ledger]);
     adapters.push(viaA, viaB);
     const admin = ledgerAdminClient(a.urls[ledger], config.LEDGER_ADMIN_TOKEN);
     const userId = newUserId();

@@ -1,4 +1,5 @@
-// The real entry point as a process: starts on the configured ports, refuses unsafe production settings,
+// The real entry point as a process: starts on the configured ports, refuses unsafe production settings
+// (the development admin token, fault injection),
 // and on SIGTERM finishes the request in flight before exiting 0.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -6,6 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEV_LEDGER_ADMIN_TOKEN } from '@it/config';
 import { ledgerAdminClient } from '../src/index.ts';
 import { onLogRecords } from '../../../tests/support/processes.ts';
 import { ensureLedgerSchema, newUserId, testConfig } from './helpers.ts';
@@ -77,7 +79,12 @@ describe('apps/ledgers/src/main.ts', () => {
     // follows only after the shutdown has begun, so the request is in flight across it.
     const req = http.request(`${urls.funding}/v1/withdraw`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
+      headers: {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        expect: '100-continue',
+        authorization: `Bearer ${config.LEDGER_SERVICE_TOKEN}`,
+      },
     });
     const answered = new Promise<{ status: number | undefined; body: string }>((resolve, reject) => {
       req.on('response', (res) => {
@@ -102,9 +109,22 @@ describe('apps/ledgers/src/main.ts', () => {
   });
 
   it('refuses to start in production with the development admin token', async () => {
-    const p = run({ NODE_ENV: 'production' });
+    const p = run({ NODE_ENV: 'production', LEDGER_ADMIN_TOKEN: DEV_LEDGER_ADMIN_TOKEN });
     expect(await p.exited).toBe(1);
     expect(p.output()).toMatch(/LEDGER_ADMIN_TOKEN is the development default/);
+    expect(p.output()).not.toMatch(/\n\s+at /);
+  });
+
+  it('refuses to start in production with fault injection configured', async () => {
+    const p = run({
+      NODE_ENV: 'production',
+      CASSANDRA_REPLICATION: 'NetworkTopologyStrategy:datacenter1=3',
+      LEDGER_ADMIN_TOKEN: 'main-test-admin-token-0123',
+      LEDGER_SERVICE_TOKEN: 'main-test-service-token-0123',
+      FAULT_ERROR_RATE: '0.2',
+    });
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toMatch(/FAULT_ERROR_RATE: fault injection is only allowed with NODE_ENV development or test/);
     expect(p.output()).not.toMatch(/\n\s+at /);
   });
 

@@ -27,8 +27,18 @@ export async function startWorker(
     indexLayout: indexLayout(config),
   });
   const adapters: Adapters = overrides.adapters ?? {
-    funding: createHttpAdapter({ name: 'funding', baseUrl: config.FUNDING_URL, timeoutMs: config.ADAPTER_TIMEOUT_MS }),
-    trading: createHttpAdapter({ name: 'trading', baseUrl: config.TRADING_URL, timeoutMs: config.ADAPTER_TIMEOUT_MS }),
+    funding: createHttpAdapter({
+      name: 'funding',
+      baseUrl: config.FUNDING_URL,
+      timeoutMs: config.ADAPTER_TIMEOUT_MS,
+      headers: { authorization: `Bearer ${config.FUNDING_TOKEN}` },
+    }),
+    trading: createHttpAdapter({
+      name: 'trading',
+      baseUrl: config.TRADING_URL,
+      timeoutMs: config.ADAPTER_TIMEOUT_MS,
+      headers: { authorization: `Bearer ${config.TRADING_TOKEN}` },
+    }),
   };
   const backoff = { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS };
   const coordinator = new Coordinator(store, adapters, { backoff, leaseMs: config.STEP_LEASE_MS, logger, metrics });

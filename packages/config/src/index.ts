@@ -1,5 +1,7 @@
-// Environment configuration, validated once at start-up. Development defaults point at the project's own
-// local stack; production refuses the settings that are only safe on a developer's machine.
+// Environment configuration, validated once at start-up. Safe by default: development defaults (the project's
+// own local stack, well-known secrets) apply only when NODE_ENV says `development` or `test` AND the process
+// listens on loopback only; anywhere else every secret must be given, and production rules apply unless
+// NODE_ENV says development or test (unset is production). A refusal names every missing or unsafe setting.
 import { z } from 'zod';
 
 export class ConfigError extends Error {
@@ -26,7 +28,8 @@ const replication = z
   });
 
 const baseSchema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  // Unset means production: only an explicit development or test unlocks development defaults.
+  NODE_ENV: z.enum(['development', 'test', 'production']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   CASSANDRA_CONTACT_POINTS: z.string().default('127.0.0.1:9042'),
@@ -52,6 +55,9 @@ const baseSchema = z.object({
 
 export type BaseConfig = z.infer<typeof baseSchema>;
 
+/** A schema's output once loaded: its secrets are filled in (given, or a development default) or refused. */
+type WithSecrets<T, K extends keyof T> = Omit<T, K> & { [P in K]: string };
+
 const apiSchema = baseSchema.extend({
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port.default(8080),
@@ -60,11 +66,18 @@ const apiSchema = baseSchema.extend({
   JWT_JWKS_URL: z.string().url().optional(),
   JWT_ISSUER: z.string().optional(),
   JWT_AUDIENCE: z.string().optional(),
+  // The oldest a token may be (from its `iat`), whatever its `exp` says; and the `typ` headers accepted.
+  JWT_MAX_AGE_SECONDS: positiveInt.max(30 * 24 * 3600).default(24 * 3600),
+  JWT_TYPES: z.string().default('JWT,at+jwt'),
   AUTH_USER_HEADER: z.string().default('x-user-id'),
+  // AUTH_MODE=header: the gateway proves a request came through it with this secret in this header (the
+  // user header alone could be set by anyone who reaches the pod).
+  AUTH_GATEWAY_SECRET: z.string().min(32).optional(),
+  AUTH_GATEWAY_SECRET_HEADER: z.string().default('x-gateway-secret'),
   SYNC_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(2_000),
   BODY_LIMIT: z.string().default('16kb'),
   OPS_USER: z.string().default('ops'),
-  OPS_PASSWORD: z.string().min(8).default(DEV_OPS_PASSWORD),
+  OPS_PASSWORD: z.string().min(8).optional(),
   METRICS_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: port.default(9464),
   IDEMPOTENCY_TTL_SECONDS: positiveInt.default(7 * 24 * 3600),
@@ -75,7 +88,7 @@ const apiSchema = baseSchema.extend({
   SYNC_WAIT_MAX_WAITING: positiveInt.max(100_000).default(1_000),
   MAX_OPEN_TRANSFERS_PER_USER: positiveInt.max(100_000).default(50),
 });
-export type ApiConfig = z.infer<typeof apiSchema>;
+export type ApiConfig = WithSecrets<z.infer<typeof apiSchema>, 'OPS_PASSWORD'>;
 
 const workerSchema = baseSchema.extend({
   WORKER_CONCURRENCY: positiveInt.max(256).default(16),
@@ -97,22 +110,22 @@ const workerSchema = baseSchema.extend({
   METRICS_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: port.default(9465),
 });
-export type WorkerConfig = z.infer<typeof workerSchema>;
+export type WorkerConfig = WithSecrets<z.infer<typeof workerSchema>, 'FUNDING_TOKEN' | 'TRADING_TOKEN'>;
 
 const ledgerSchema = baseSchema.extend({
   LEDGER_HOST: z.string().default('127.0.0.1'),
   FUNDING_PORT: port.default(8081),
   TRADING_PORT: port.default(8082),
-  LEDGER_ADMIN_TOKEN: z.string().min(16).default(DEV_LEDGER_ADMIN_TOKEN),
+  LEDGER_ADMIN_TOKEN: z.string().min(16).optional(),
   // The credential every /v1/* caller (the orchestrator) presents as `Authorization: Bearer <token>`.
-  LEDGER_SERVICE_TOKEN: z.string().min(16).default(DEV_LEDGER_SERVICE_TOKEN),
+  LEDGER_SERVICE_TOKEN: z.string().min(16).optional(),
   FAULT_SEED: z.coerce.number().int().default(1),
   FAULT_LATENCY_MS: z.coerce.number().int().min(0).default(0),
   FAULT_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
   FAULT_DROP_RESPONSE_RATE: z.coerce.number().min(0).max(1).default(0),
   FAULT_REFUSE_RATE: z.coerce.number().min(0).max(1).default(0),
 });
-export type LedgerConfig = z.infer<typeof ledgerSchema>;
+export type LedgerConfig = WithSecrets<z.infer<typeof ledgerSchema>, 'LEDGER_ADMIN_TOKEN' | 'LEDGER_SERVICE_TOKEN'>;
 
 function parse<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
   const result = schema.safeParse(env);
@@ -123,8 +136,36 @@ function parse<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<
   return result.data;
 }
 
-function refuseUnsafeBase(c: BaseConfig, problems: string[]): void {
-  if (c.NODE_ENV !== 'production') return;
+/** Where a process runs: whether development defaults may fill in secrets, and whether production rules apply. */
+interface Mode {
+  devDefaults: boolean;
+  production: boolean;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+function modeOf(nodeEnv: BaseConfig['NODE_ENV'], binds: string[]): Mode {
+  const dev = nodeEnv === 'development' || nodeEnv === 'test';
+  return { devDefaults: dev && binds.every(isLoopback), production: !dev };
+}
+
+const WHY_NO_DEFAULTS = 'development defaults apply only with NODE_ENV=development or test on a loopback address';
+
+/**
+ * A secret: the given value, or the development default where the mode allows one. A missing secret, or the
+ * well-known development value where defaults do not apply, is a problem that names the setting.
+ */
+function secret(name: string, value: string | undefined, devValue: string, mode: Mode, problems: string[]): string {
+  if (mode.devDefaults) return value ?? devValue;
+  if (value === undefined) problems.push(`${name} is required (${WHY_NO_DEFAULTS})`);
+  else if (value === devValue) problems.push(`${name} is the development default (${WHY_NO_DEFAULTS})`);
+  return value ?? '';
+}
+
+function refuseUnsafeBase(c: BaseConfig, mode: Mode, problems: string[]): void {
+  if (!mode.production) return;
   if (c.CASSANDRA_REPLICATION.startsWith('SimpleStrategy')) {
     problems.push('CASSANDRA_REPLICATION must use NetworkTopologyStrategy in production');
   }
@@ -134,46 +175,66 @@ function refuseUnsafeBase(c: BaseConfig, problems: string[]): void {
   if (c.CASSANDRA_CONSISTENCY.endsWith('ONE')) problems.push('CASSANDRA_CONSISTENCY must be a quorum in production');
 }
 
-function finish<T extends BaseConfig>(c: T, problems: string[]): T {
-  refuseUnsafeBase(c, problems);
+function finish<T extends BaseConfig>(c: T, mode: Mode, problems: string[]): T {
+  refuseUnsafeBase(c, mode, problems);
   if (problems.length) throw new ConfigError(`refusing to start:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   return Object.freeze(c);
 }
 
+function httpsInProduction(name: string, url: string | undefined, mode: Mode, problems: string[]): void {
+  if (mode.production && url !== undefined && !url.startsWith('https://')) problems.push(`${name} must be https in production`);
+}
+
 export function loadBaseConfig(env: NodeJS.ProcessEnv = process.env): BaseConfig {
-  return finish(parse(baseSchema, env), []);
+  const c = parse(baseSchema, env);
+  return finish(c, modeOf(c.NODE_ENV, []), []);
 }
 
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const c = parse(apiSchema, env);
+  const mode = modeOf(c.NODE_ENV, [c.API_HOST, c.METRICS_HOST]);
   const problems: string[] = [];
-  const prod = c.NODE_ENV === 'production';
-  if (c.AUTH_MODE === 'jwt' && !c.JWT_SECRET && !c.JWT_JWKS_URL) {
-    if (prod) problems.push('AUTH_MODE=jwt needs JWT_SECRET or JWT_JWKS_URL');
-    else c.JWT_SECRET = DEV_JWT_SECRET;
+  if (c.AUTH_MODE === 'none' && !mode.devDefaults) problems.push(`AUTH_MODE=none is for local development only (${WHY_NO_DEFAULTS})`);
+  if (c.AUTH_MODE === 'header' && !c.AUTH_GATEWAY_SECRET) {
+    problems.push('AUTH_MODE=header needs AUTH_GATEWAY_SECRET (at least 32 characters), the proof a request came through the gateway');
   }
-  if (prod && c.AUTH_MODE === 'none') problems.push('AUTH_MODE=none is for local development only');
-  if (prod && c.JWT_SECRET === DEV_JWT_SECRET) problems.push('JWT_SECRET is the development default');
-  if (prod && c.OPS_PASSWORD === DEV_OPS_PASSWORD) problems.push('OPS_PASSWORD is the development default');
-  return finish(c, problems);
+  if (c.AUTH_MODE === 'jwt') {
+    if (c.JWT_JWKS_URL === undefined || c.JWT_SECRET !== undefined) {
+      c.JWT_SECRET = secret('JWT_SECRET or JWT_JWKS_URL', c.JWT_SECRET, DEV_JWT_SECRET, mode, problems);
+    }
+    httpsInProduction('JWT_JWKS_URL', c.JWT_JWKS_URL, mode, problems);
+    if (mode.production && !c.JWT_ISSUER) problems.push('JWT_ISSUER is required in production');
+    if (mode.production && !c.JWT_AUDIENCE) problems.push('JWT_AUDIENCE is required in production');
+  }
+  const loaded: ApiConfig = { ...c, OPS_PASSWORD: secret('OPS_PASSWORD', c.OPS_PASSWORD, DEV_OPS_PASSWORD, mode, problems) };
+  return finish(loaded, mode, problems);
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const c = parse(workerSchema, env);
+  const mode = modeOf(c.NODE_ENV, [c.METRICS_HOST]);
   const problems: string[] = [];
-  c.FUNDING_TOKEN ??= DEV_LEDGER_SERVICE_TOKEN;
-  c.TRADING_TOKEN ??= DEV_LEDGER_SERVICE_TOKEN;
+  const loaded: WorkerConfig = {
+    ...c,
+    FUNDING_TOKEN: secret('FUNDING_TOKEN', c.FUNDING_TOKEN, DEV_LEDGER_SERVICE_TOKEN, mode, problems),
+    TRADING_TOKEN: secret('TRADING_TOKEN', c.TRADING_TOKEN, DEV_LEDGER_SERVICE_TOKEN, mode, problems),
+  };
+  httpsInProduction('FUNDING_URL', c.FUNDING_URL, mode, problems);
+  httpsInProduction('TRADING_URL', c.TRADING_URL, mode, problems);
   if (c.BACKOFF_MAX_MS < c.BACKOFF_BASE_MS) problems.push('BACKOFF_MAX_MS must be ≥ BACKOFF_BASE_MS');
-  return finish(c, problems);
+  return finish(loaded, mode, problems);
 }
 
 export function loadLedgerConfig(env: NodeJS.ProcessEnv = process.env): LedgerConfig {
   const c = parse(ledgerSchema, env);
+  const mode = modeOf(c.NODE_ENV, [c.LEDGER_HOST]);
   const problems: string[] = [];
-  if (c.NODE_ENV === 'production' && c.LEDGER_ADMIN_TOKEN === DEV_LEDGER_ADMIN_TOKEN) {
-    problems.push('LEDGER_ADMIN_TOKEN is the development default');
-  }
-  return finish(c, problems);
+  const loaded: LedgerConfig = {
+    ...c,
+    LEDGER_ADMIN_TOKEN: secret('LEDGER_ADMIN_TOKEN', c.LEDGER_ADMIN_TOKEN, DEV_LEDGER_ADMIN_TOKEN, mode, problems),
+    LEDGER_SERVICE_TOKEN: secret('LEDGER_SERVICE_TOKEN', c.LEDGER_SERVICE_TOKEN, DEV_LEDGER_SERVICE_TOKEN, mode, problems),
+  };
+  return finish(loaded, mode, problems);
 }
 
 /** The transfer store's active-index layout, from the validated configuration. */
