@@ -137,7 +137,7 @@ async function main() {
 Internal Transfer is running (Ctrl-C stops everything started here).
 
   API                 ${API_URL}/api/v1/transfer
-  Bull Board          ${API_URL}/admin/queues   (user ${env.OPS_USER ?? 'ops'}, password ${env.OPS_PASSWORD ? '$OPS_PASSWORD' : 'dev-ops-password'})
+  Bull Board          http://127.0.0.1:9464/admin/queues   (ops listener; user ${env.OPS_USER ?? 'ops'}, password ${env.OPS_PASSWORD ? '$OPS_PASSWORD' : 'dev-ops-password'})
   API metrics         http://127.0.0.1:9464/metrics
   Worker metrics      http://127.0.0.1:9465/metrics
   Funding ledger      ${FUNDING_URL}/v1/balances/${DEMO_USER}/1

@@ -3,13 +3,13 @@
 import http from 'node:http';
 import { cassandraSettings, indexLayout, type ApiConfig } from '@it/config';
 import { createLogger, createMetrics, type Logger } from '@it/observability';
-import { closeServer, createProbeServer, errorMessage, listen } from '@it/runtime';
+import { closeServer, errorMessage, listen } from '@it/runtime';
 import { openTransferStore } from '@it/store';
 import { createAuthenticator } from './auth.ts';
 import { createTransferUseCase } from './create-transfer.ts';
 import { createHttpApp } from './http-app.ts';
 import { createLimits } from './limits.ts';
-import { bullBoardRouter, healthRouter, registerQueueGauge } from './ops.ts';
+import { bullBoardRouter, createOpsApp, healthRouter, registerQueueGauge } from './ops.ts';
 import { openQueueClient } from './queue-client.ts';
 import { transfersRouter } from './transfers.ts';
 
@@ -71,14 +71,15 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
       pingRedis: queueClient.ping,
       closing: () => closing,
     }),
-    bullBoard: bullBoardRouter(queueClient.queue, config.OPS_USER, config.OPS_PASSWORD),
     transfers: transfersRouter({ store, createTransfer, auth: createAuthenticator(config, logger), limits, bodyLimit: config.BODY_LIMIT }),
     bodyLimit: config.BODY_LIMIT,
     logger,
   });
 
   const server = http.createServer(app);
-  const metricsHttp = createProbeServer({ registry: metrics.registry, logger });
+  const metricsHttp = http.createServer(
+    createOpsApp({ registry: metrics.registry, bullBoard: bullBoardRouter(queueClient.queue, config.OPS_USER, config.OPS_PASSWORD, logger), logger }),
+  );
   let port: number;
   let metricsPort: number;
   try {

@@ -1,5 +1,5 @@
-// The public Express app: request log, probes, Bull Board, the transfer routes, and one error handler that
-// turns every failure into the route's error shape without leaking internals.
+// The public Express app: request log, probes, the transfer routes, and one error handler that turns every
+// failure into the route's error shape without leaking internals. Operations surfaces are on the ops listener.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { CorruptRowError, InvalidPagingStateError, StoreUnavailableError } from '@it/cassandra';
 import type { Logger } from '@it/observability';
@@ -11,7 +11,6 @@ const STORAGE_UNAVAILABLE = 'storage unavailable, retry later';
 
 export interface HttpAppParts {
   health: express.Router;
-  bullBoard: express.Router;
   transfers: express.Router;
   bodyLimit: string;
   logger: Logger;
@@ -65,7 +64,6 @@ export function createHttpApp(parts: HttpAppParts): express.Express {
   app.set('etag', false);
   app.use(requestLog(parts.logger));
   app.use(parts.health);
-  app.use(parts.bullBoard);
   app.use(parts.transfers);
   app.use((req, res) => {
     if (req.method === 'POST') sendPostError(res, 404, `no route ${req.method} ${req.path}`);

@@ -1,5 +1,6 @@
-// Operations surfaces: health probes, Bull Board behind its own credentials, and the queue-depth gauge
-// (the Prometheus endpoint is @it/runtime's probe server, on a separate listener the public port never exposes).
+// Operations surfaces. The ops listener (METRICS_HOST:METRICS_PORT, never the public port) serves
+// `/metrics` and Bull Board behind Basic auth, with frame protection, failed logins limited and every
+// operator action logged. The public port keeps only cached liveness/readiness probes.
 import { timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -7,6 +8,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import client from 'prom-client';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Logger, Metrics } from '@it/observability';
 import type { TransferJobData } from '@it/queue';
 import { errorMessage, sha256, withDeadline } from '@it/runtime';
@@ -20,8 +22,28 @@ export interface HealthDeps {
   closing: () => boolean;
 }
 
+/** Readiness pings Cassandra and Redis: its answer is reused this long, so probes cannot be used to hammer them. */
+const READINESS_CACHE_MS = 1_000;
+
 export function healthRouter(deps: HealthDeps): express.Router {
   const router = express.Router();
+  let cached: { at: number; answer: Promise<{ ready: boolean; cassandra: string; redis: string }> } | undefined;
+  const check = (ping: () => Promise<unknown>) =>
+    withDeadline(Promise.resolve().then(ping), PROBE_TIMEOUT_MS, 'probe').then(
+      () => 'ok' as const,
+      () => 'down' as const,
+    );
+  const readiness = () => {
+    if (!cached || Date.now() - cached.at >= READINESS_CACHE_MS) {
+      const answer = Promise.all([check(deps.pingCassandra), check(deps.pingRedis)]).then(([cassandra, redis]) => ({
+        ready: cassandra === 'ok' && redis === 'ok',
+        cassandra,
+        redis,
+      }));
+      cached = { at: Date.now(), answer };
+    }
+    return cached.answer;
+  };
   router.get('/livez', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -30,23 +52,30 @@ export function healthRouter(deps: HealthDeps): express.Router {
       res.status(503).json({ status: 'unavailable', reason: 'shutting down' });
       return;
     }
-    const check = (ping: () => Promise<unknown>) =>
-      withDeadline(Promise.resolve().then(ping), PROBE_TIMEOUT_MS, 'probe').then(
-        () => 'ok' as const,
-        () => 'down' as const,
-      );
-    const [cassandra, redis] = await Promise.all([check(deps.pingCassandra), check(deps.pingRedis)]);
-    const ready = cassandra === 'ok' && redis === 'ok';
+    const { ready, cassandra, redis } = await readiness();
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', cassandra, redis });
   });
   return router;
 }
 
-/** HTTP Basic auth with OPS_USER/OPS_PASSWORD, compared as digests in constant time. */
+/** Failed logins one client address may make per minute before it is told to wait (per process). */
+const FAILED_LOGINS_PER_MINUTE = 10;
+
+/**
+ * HTTP Basic auth with OPS_USER/OPS_PASSWORD, compared as digests in constant time. A client address that
+ * fails too often is answered 429 with Retry-After, even with the right password, until its minute ends.
+ */
 export function basicAuth(user: string, password: string, realm: string) {
   const userDigest = sha256(user);
   const passwordDigest = sha256(password);
-  return (req: Request, res: Response, next: NextFunction) => {
+  const failures = new RateLimiterMemory({ points: FAILED_LOGINS_PER_MINUTE, duration: 60 });
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const blocked = await failures.get(address);
+    if (blocked && blocked.remainingPoints <= 0) {
+      res.status(429).set('retry-after', String(Math.max(1, Math.ceil(blocked.msBeforeNext / 1000)))).json({ error: 'too many failed logins, retry later' });
+      return;
+    }
     const m = /^Basic +([A-Za-z0-9+/=]+)$/i.exec(req.get('authorization') ?? '');
     const decoded = m?.[1] ? Buffer.from(m[1], 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
@@ -54,6 +83,8 @@ export function basicAuth(user: string, password: string, realm: string) {
     const userOk = timingSafeEqual(sha256(colon >= 0 ? decoded.slice(0, colon) : ''), userDigest);
     const passwordOk = timingSafeEqual(sha256(colon >= 0 ? decoded.slice(colon + 1) : ''), passwordDigest);
     if (colon < 0 || !userOk || !passwordOk) {
+      // A request without credentials is the browser asking for them, not a guess: only wrong ones count.
+      if (m) await failures.penalty(address, 1);
       res.status(401).set('www-authenticate', `Basic realm="${realm}", charset="UTF-8"`).json({ error: 'operations credentials required' });
       return;
     }
@@ -83,17 +114,62 @@ function sameOriginWrites(req: Request, res: Response, next: NextFunction) {
   next();
 }
 
+/** Bull Board is never framed by another page (clickjacking of its write buttons). */
+function noFraming(_req: Request, res: Response, next: NextFunction) {
+  res.set('content-security-policy', "frame-ancestors 'none'");
+  res.set('x-frame-options', 'DENY');
+  next();
+}
+
+/** Every operator action (anything but a read) is logged with the full path and the operator. */
+function auditActions(operator: string, logger: Logger) {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      logger.info({ operator, method: req.method, path: req.originalUrl }, 'operator action');
+    }
+    next();
+  };
+}
+
 /**
- * Bull Board on the transfer queue. Write actions (retry, promote, clean) are allowed to operators: jobs are
- * only accelerators, a removed job is re-enqueued by the sweeper from Cassandra.
+ * Bull Board on the transfer queue, for the ops listener. Write actions (retry, promote, clean) are allowed
+ * to operators: jobs are only accelerators, a removed job is re-enqueued by the sweeper from Cassandra.
  */
-export function bullBoardRouter(queue: Queue<TransferJobData>, user: string, password: string): express.Router {
+export function bullBoardRouter(queue: Queue<TransferJobData>, user: string, password: string, logger: Logger): express.Router {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
   createBullBoard({ queues: [new BullMQAdapter(queue, { readOnlyMode: false })], serverAdapter });
   const router = express.Router();
-  router.use(BULL_BOARD_PATH, basicAuth(user, password, 'operations'), sameOriginWrites, serverAdapter.getRouter() as express.Router);
+  router.use(
+    BULL_BOARD_PATH,
+    noFraming,
+    basicAuth(user, password, 'operations'),
+    sameOriginWrites,
+    auditActions(user, logger),
+    serverAdapter.getRouter() as express.Router,
+  );
   return router;
+}
+
+/** The ops listener: Prometheus' `/metrics` and Bull Board; nothing of it is on the public port. */
+export function createOpsApp(parts: { registry: client.Registry; bullBoard: express.Router; logger: Logger }): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get('/metrics', async (_req, res) => {
+    try {
+      const text = await parts.registry.metrics();
+      res.set('content-type', parts.registry.contentType).send(text);
+    } catch (err) {
+      parts.logger.error({ err }, 'metrics collection failed');
+      res.status(500).end();
+    }
+  });
+  app.use(parts.bullBoard);
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'Not found' });
+  });
+  return app;
 }
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;

@@ -330,21 +330,30 @@ describe('Idempotency-Key', () => {
 describe('operations surfaces', () => {
   const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
-  it('Bull Board needs the operations credentials', async () => {
-    const none = await fetch(`${api.url}/admin/queues`);
-    expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toMatch(/^Basic/);
-    expect((await fetch(`${api.url}/admin/queues`, { headers: { authorization: basic(OPS.user, 'wrong-password') } })).status).toBe(401);
-    expect((await fetch(`${api.url}/admin/queues`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
-    const ok = await fetch(`${api.url}/admin/queues`, { headers: { authorization: basic(OPS.user, OPS.password) } });
+  it('Bull Board is on the ops listener only: absent from the public port', async () => {
+    const auth = { authorization: basic(OPS.user, OPS.password) };
+    expect((await fetch(`${api.url}/admin/queues`, { headers: auth })).status).toBe(404);
+    expect((await fetch(`${api.url}/metrics`)).status).toBe(404);
+    const ok = await fetch(`${api.metricsUrl}/admin/queues`, { headers: auth });
     expect(ok.status).toBe(200);
     expect(await ok.text()).toMatch(/<html/i);
-    const queues = await fetch(`${api.url}/admin/queues/api/queues`, { headers: { authorization: basic(OPS.user, OPS.password) } });
+  });
+
+  it('Bull Board needs the operations credentials, and is never framed', async () => {
+    const none = await fetch(`${api.metricsUrl}/admin/queues`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Basic/);
+    expect((await fetch(`${api.metricsUrl}/admin/queues`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    const ok = await fetch(`${api.metricsUrl}/admin/queues`, { headers: { authorization: basic(OPS.user, OPS.password) } });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+    expect(ok.headers.get('x-frame-options')).toBe('DENY');
+    const queues = await fetch(`${api.metricsUrl}/admin/queues/api/queues`, { headers: { authorization: basic(OPS.user, OPS.password) } });
     expect(queues.status).toBe(200);
   });
 
   it('Bull Board refuses cross-origin writes', async () => {
-    const res = await fetch(`${api.url}/admin/queues/api/queues/transfers/pause`, {
+    const res = await fetch(`${api.metricsUrl}/admin/queues/api/queues/transfers/pause`, {
       method: 'PUT',
       headers: { authorization: basic(OPS.user, OPS.password), origin: 'https://evil.example' },
     });

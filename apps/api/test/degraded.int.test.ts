@@ -100,6 +100,8 @@ describe('recovery', () => {
       const token = await tokenFor(user);
       await eventually('ready', async () => (await call(`${api.url}/readyz`)).status === 200);
       await proxy.stop();
+      // Readiness is cached for a second: see it go down first, so the next "ready" is a fresh answer.
+      await eventually('not ready', async () => (await call(`${api.url}/readyz`)).status === 503);
       const during = await call(`${api.url}/api/v1/transfer`, { token, body: transferBody(user) });
       expect(during.status).toBe(202);
       expect(await db.queue.getJob(jobIdFor(during.body.req_id as string))).toBeUndefined();
