@@ -1,13 +1,12 @@
 // Who is calling (SPEC §4). jwt: a bearer token verified with a shared secret (HS256) or a remote JWKS, the
 // user is its `sub`. header: a trusted gateway sets the user id header. none: local development only (the
 // config refuses it in production); the user id then comes from the request itself.
-import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
-import type { ApiConfig } from '@it/config';
+import { isDevelopment, type ApiConfig } from '@it/config';
 import type { Logger } from '@it/observability';
 import { parseUserId } from '@it/domain';
-import { sha256 } from '@it/runtime';
+import { secretChecker } from '@it/runtime';
 import { sendGetError, sendPostError } from './wire.ts';
 
 export type AuthOutcome =
@@ -33,12 +32,11 @@ export function createAuthenticator(config: ApiConfig, logger: Logger): Authenti
       const header = config.AUTH_USER_HEADER.toLowerCase();
       const proofHeader = config.AUTH_GATEWAY_SECRET_HEADER.toLowerCase();
       if (!config.AUTH_GATEWAY_SECRET) throw new Error('AUTH_MODE=header needs AUTH_GATEWAY_SECRET');
-      // Compared as digests: constant time, and the secret's length is not revealed either.
-      const proof = sha256(config.AUTH_GATEWAY_SECRET);
+      const isProof = secretChecker(config.AUTH_GATEWAY_SECRET);
       return {
         mode: 'header',
         authenticate(req) {
-          if (!timingSafeEqual(sha256(req.get(proofHeader) ?? ''), proof)) {
+          if (!isProof(req.get(proofHeader))) {
             return Promise.resolve({ ok: false, status: 401, message: 'authentication required: the request did not come through the gateway' });
           }
           const userId = parseUserId(req.get(header));
@@ -80,7 +78,7 @@ function jwtAuthenticator(config: ApiConfig, logger: Logger): Authenticator {
   };
   // Another kind of token signed by the same issuer (an ID token, a refresh token) is not an access token here.
   const types = new Set(config.JWT_TYPES.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
-  const untypedAllowed = config.NODE_ENV === 'development' || config.NODE_ENV === 'test';
+  const untypedAllowed = isDevelopment(config.NODE_ENV);
   const typeAccepted = (typ: string | undefined) => (typ === undefined ? untypedAllowed : types.has(typ.toLowerCase()));
   return {
     mode: 'jwt',

@@ -26,11 +26,11 @@ export interface CreateTransferDeps {
   metrics: Metrics;
   logger: Logger;
   syncWaitMs: number;
-  /** Requests this process lets wait in the sync window at once (SYNC_WAIT_MAX_WAITING); default no cap. */
-  syncWaitMaxWaiting?: number;
+  /** Requests this process lets wait in the sync window at once (SYNC_WAIT_MAX_WAITING). */
+  syncWaitMaxWaiting: number;
   idempotencyTtlSeconds: number;
-  /** Told which transfers are open and which the API saw finish: the per-user open-transfers cap, if any. */
-  openTransfers?: Pick<Limits, 'opened' | 'settled'>;
+  /** Told which transfers are open and which the API saw finish: the per-user open-transfers cap. */
+  openTransfers: Pick<Limits, 'opened' | 'settled'>;
 }
 
 export interface CreateTransferInput {
@@ -101,7 +101,7 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
 
   /** Enqueues, waits until the job ends or the window closes, and reads the outcome back. */
   async function awaitOutcome(record: TransferRecord, startedAt: number, log: Logger): Promise<TransferResult> {
-    if (waiter.size >= (deps.syncWaitMaxWaiting ?? Infinity)) {
+    if (waiter.size >= deps.syncWaitMaxWaiting) {
       // The window is full: answer 202 pending at once rather than refuse with a 429 before writing. The
       // request is valid and accepting it durably is the safer answer for money; what the cap bounds is
       // waiters (a held connection and memory each), not transfers.
@@ -155,15 +155,15 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
     const { userId } = input.transfer;
     const now = resultOf(record);
     if (now.status !== 'pending') {
-      void openTransfers?.settled(userId, reqId);
+      void openTransfers.settled(userId, reqId);
       return { kind: 'result', result: now };
     }
     // Before the wait, on the same Redis connection as a later `settled`: the two cannot arrive swapped.
-    void openTransfers?.opened(userId, reqId, record.createdAt);
+    void openTransfers.opened(userId, reqId, record.createdAt);
     // From here on the transfer exists: whatever fails, the client gets its req_id (never a 5xx that would
     // invite a retry creating a second transfer).
     const result = await awaitOutcome(record, input.startedAt, log);
-    if (result.status !== 'pending') void openTransfers?.settled(userId, reqId);
+    if (result.status !== 'pending') void openTransfers.settled(userId, reqId);
     return { kind: 'result', result };
   };
 }

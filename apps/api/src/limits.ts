@@ -7,7 +7,7 @@ import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { isTerminal } from '@it/fsm';
 import type { Logger } from '@it/observability';
 import type { createRedisConnection } from '@it/queue';
-import { errorMessage, withDeadline } from '@it/runtime';
+import { throttledWarn, withDeadline } from '@it/runtime';
 import type { TransferStore } from '@it/store';
 
 /** A limit check that Redis has not answered by then is skipped: the POST must not wait on Redis. */
@@ -39,17 +39,6 @@ export interface Limits {
   settled(userId: bigint, reqId: string): Promise<void>;
 }
 
-/** One log line per failure burst, whatever the request rate. */
-function throttled(logger: Logger, everyMs = 30_000) {
-  let last = 0;
-  return (err: unknown, what: string) => {
-    const now = Date.now();
-    if (now - last < everyMs) return;
-    last = now;
-    logger.warn({ err: errorMessage(err) }, `${what}: limit not applied (fails open)`);
-  };
-}
-
 /**
  * The open-transfers cap is a sorted set per user (req_id scored by creation time): O(1)-ish per POST, shared
  * by replicas. The API adds a transfer it created still pending and removes it when it reads it terminal
@@ -61,7 +50,8 @@ function throttled(logger: Logger, everyMs = 30_000) {
  */
 export function createLimits(deps: { redis: ReturnType<typeof createRedisConnection>; prefix: string; store: TransferStore; logger: Logger; settings: LimitSettings }): Limits {
   const { redis, store, settings } = deps;
-  const warn = throttled(deps.logger);
+  const throttled = throttledWarn(deps.logger);
+  const warn = (err: unknown, what: string) => throttled(err, `${what}: limit not applied (fails open)`);
   const openKey = (userId: bigint) => `${deps.prefix}:limits:open:${userId}`;
   const rate = new RateLimiterRedis({
     storeClient: redis,

@@ -1,7 +1,6 @@
 // Operations surfaces. The ops listener (METRICS_HOST:METRICS_PORT, never the public port) serves
 // `/metrics` and Bull Board behind Basic auth, with frame protection, failed logins limited and every
 // operator action logged. The public port keeps only cached liveness/readiness probes.
-import { timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -11,7 +10,7 @@ import client from 'prom-client';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Logger, Metrics } from '@it/observability';
 import type { TransferJobData } from '@it/queue';
-import { errorMessage, sha256, withDeadline } from '@it/runtime';
+import { errorMessage, secretChecker, serveMetrics, withDeadline } from '@it/runtime';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 const PROBE_TIMEOUT_MS = 1_000;
@@ -66,8 +65,8 @@ const FAILED_LOGINS_PER_MINUTE = 10;
  * fails too often is answered 429 with Retry-After, even with the right password, until its minute ends.
  */
 export function basicAuth(user: string, password: string, realm: string) {
-  const userDigest = sha256(user);
-  const passwordDigest = sha256(password);
+  const isUser = secretChecker(user);
+  const isPassword = secretChecker(password);
   const failures = new RateLimiterMemory({ points: FAILED_LOGINS_PER_MINUTE, duration: 60 });
   return async (req: Request, res: Response, next: NextFunction) => {
     const address = req.socket.remoteAddress ?? 'unknown';
@@ -80,8 +79,8 @@ export function basicAuth(user: string, password: string, realm: string) {
     const decoded = m?.[1] ? Buffer.from(m[1], 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
     // Both comparisons always run, so the timing says nothing about which half was wrong.
-    const userOk = timingSafeEqual(sha256(colon >= 0 ? decoded.slice(0, colon) : ''), userDigest);
-    const passwordOk = timingSafeEqual(sha256(colon >= 0 ? decoded.slice(colon + 1) : ''), passwordDigest);
+    const userOk = isUser(colon >= 0 ? decoded.slice(0, colon) : '');
+    const passwordOk = isPassword(colon >= 0 ? decoded.slice(colon + 1) : '');
     if (colon < 0 || !userOk || !passwordOk) {
       // A request without credentials is the browser asking for them, not a guess: only wrong ones count.
       if (m) await failures.penalty(address, 1);
@@ -156,15 +155,7 @@ export function createOpsApp(parts: { registry: client.Registry; bullBoard: expr
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.get('/metrics', async (_req, res) => {
-    try {
-      const text = await parts.registry.metrics();
-      res.set('content-type', parts.registry.contentType).send(text);
-    } catch (err) {
-      parts.logger.error({ err }, 'metrics collection failed');
-      res.status(500).end();
-    }
-  });
+  app.get('/metrics', serveMetrics(parts.registry, parts.logger));
   app.use(parts.bullBoard);
   app.use((_req, res) => {
     res.status(404).json({ error: 'Not found' });

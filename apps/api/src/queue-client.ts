@@ -3,7 +3,7 @@
 import { QueueEvents, type Queue } from 'bullmq';
 import type { Logger } from '@it/observability';
 import { createRedisConnection, createTransferQueue, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
-import { errorMessage, withDeadline } from '@it/runtime';
+import { errorMessage, throttledWarn, withDeadline } from '@it/runtime';
 import { OutcomeWaiter } from './outcome-waiter.ts';
 
 /** How long close() waits for BullMQ to close each connection. */
@@ -20,28 +20,23 @@ export interface QueueClient {
   close(): Promise<void>;
 }
 
-/** One log line per failure burst: a Redis that is down reports an error on every reconnect attempt. */
-function throttledWarn(logger: Logger, what: string, everyMs = 30_000) {
-  let last = 0;
-  return (err: unknown) => {
-    const now = Date.now();
-    if (now - last < everyMs) return;
-    last = now;
-    logger.warn({ err: errorMessage(err) }, `${what} error`);
-  };
+/** Each source's errors throttled on their own: a Redis that is down reports one on every reconnect attempt. */
+function warnEach(logger: Logger, message: string): (err: unknown) => void {
+  const warn = throttledWarn(logger);
+  return (err) => warn(err, message);
 }
 
 export function openQueueClient(redisUrl: string, prefix: string, logger: Logger): QueueClient {
   const producer = createRedisConnection(redisUrl, 'producer');
-  producer.on('error', throttledWarn(logger, 'redis producer'));
+  producer.on('error', warnEach(logger, 'redis producer error'));
   // QueueEvents holds a blocking XREAD, so it needs a connection of its own that retries forever.
   const eventsConnection = createRedisConnection(redisUrl, 'worker');
-  eventsConnection.on('error', throttledWarn(logger, 'redis events'));
+  eventsConnection.on('error', warnEach(logger, 'redis events error'));
 
   const queue = createTransferQueue(producer, prefix);
-  queue.on('error', throttledWarn(logger, 'queue'));
+  queue.on('error', warnEach(logger, 'queue error'));
   const queueEvents = new QueueEvents(TRANSFER_QUEUE, { connection: eventsConnection, prefix });
-  queueEvents.on('error', throttledWarn(logger, 'queue events'));
+  queueEvents.on('error', warnEach(logger, 'queue events error'));
   const waiter = new OutcomeWaiter(queueEvents);
 
   const step = async (what: string, fn: () => Promise<unknown>) => {

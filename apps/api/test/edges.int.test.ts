@@ -59,6 +59,9 @@ describe('an unknown outcome of the create (issue 10, item 1)', () => {
     return createTransferUseCase({
       store, queue: queueClient.queue, redisReady: queueClient.ready, waiter: queueClient.waiter,
       metrics: createMetrics('edges-test'), logger: createLogger('edges-test', 'silent'), syncWaitMs: 0, idempotencyTtlSeconds: 600,
+      // The limits are not under test here: none applies, nothing is tracked.
+      syncWaitMaxWaiting: Number.MAX_SAFE_INTEGER,
+      openTransfers: { opened: () => Promise.resolve(), settled: () => Promise.resolve() },
     });
   }
   const transfer = () => ({ source: 'funding', target: 'trading', userId: BigInt(newUserId()), assetId: 1, amount: 700n }) as const;

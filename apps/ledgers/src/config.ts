@@ -1,7 +1,7 @@
 // Settings of the reference ledgers that @it/config does not carry (yet): parsed from the environment with
 // the same strictness, next to loadLedgerConfig.
 import { z } from 'zod';
-import { ConfigError, type LedgerConfig } from '@it/config';
+import { ConfigError, isDevelopment, parseEnv, type LedgerConfig } from '@it/config';
 import { errorMessage } from '@it/runtime';
 import { DEFAULT_ASSETS, parseAssetSet, type AssetSet } from './assets.ts';
 
@@ -18,22 +18,19 @@ export interface LedgerExtras {
 }
 
 export function loadLedgerExtras(env: NodeJS.ProcessEnv = process.env): LedgerExtras {
-  const r = extrasSchema.safeParse(env);
-  if (!r.success) {
-    throw new ConfigError(`invalid configuration:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
-  }
+  const extras = parseEnv(extrasSchema, env);
   let assets: AssetSet;
   try {
-    assets = parseAssetSet(r.data.LEDGER_KNOWN_ASSETS);
+    assets = parseAssetSet(extras.LEDGER_KNOWN_ASSETS);
   } catch (err) {
     throw new ConfigError(`invalid configuration:\n  LEDGER_KNOWN_ASSETS: ${errorMessage(err)}`, { cause: err });
   }
-  return { assets, latencyJitterMs: r.data.FAULT_LATENCY_JITTER_MS };
+  return { assets, latencyJitterMs: extras.FAULT_LATENCY_JITTER_MS };
 }
 
 /** Fault injection breaks a ledger on purpose: for a developer's machine and tests, never a real deployment. */
 export function faultInjectionAllowed(nodeEnv: LedgerConfig['NODE_ENV']): boolean {
-  return nodeEnv === 'development' || nodeEnv === 'test';
+  return isDevelopment(nodeEnv);
 }
 
 /** Refuses to start with faults configured outside development/test (FAULT_SEED alone injects nothing). */

@@ -127,7 +127,13 @@ const ledgerSchema = baseSchema.extend({
 });
 export type LedgerConfig = WithSecrets<z.infer<typeof ledgerSchema>, 'LEDGER_ADMIN_TOKEN' | 'LEDGER_SERVICE_TOKEN'>;
 
-function parse<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
+/** `NODE_ENV` explicitly development or test: the only settings that unlock development behaviour. */
+export function isDevelopment(nodeEnv: BaseConfig['NODE_ENV']): boolean {
+  return nodeEnv === 'development' || nodeEnv === 'test';
+}
+
+/** Parses the environment with `schema`; a failure is a ConfigError naming every bad setting. */
+export function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
   const result = schema.safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
@@ -147,7 +153,7 @@ function isLoopback(host: string): boolean {
 }
 
 function modeOf(nodeEnv: BaseConfig['NODE_ENV'], binds: string[]): Mode {
-  const dev = nodeEnv === 'development' || nodeEnv === 'test';
+  const dev = isDevelopment(nodeEnv);
   return { devDefaults: dev && binds.every(isLoopback), production: !dev };
 }
 
@@ -186,12 +192,12 @@ function httpsInProduction(name: string, url: string | undefined, mode: Mode, pr
 }
 
 export function loadBaseConfig(env: NodeJS.ProcessEnv = process.env): BaseConfig {
-  const c = parse(baseSchema, env);
+  const c = parseEnv(baseSchema, env);
   return finish(c, modeOf(c.NODE_ENV, []), []);
 }
 
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const c = parse(apiSchema, env);
+  const c = parseEnv(apiSchema, env);
   const mode = modeOf(c.NODE_ENV, [c.API_HOST, c.METRICS_HOST]);
   const problems: string[] = [];
   if (c.AUTH_MODE === 'none' && !mode.devDefaults) problems.push(`AUTH_MODE=none is for local development only (${WHY_NO_DEFAULTS})`);
@@ -211,7 +217,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const c = parse(workerSchema, env);
+  const c = parseEnv(workerSchema, env);
   const mode = modeOf(c.NODE_ENV, [c.METRICS_HOST]);
   const problems: string[] = [];
   const loaded: WorkerConfig = {
@@ -226,7 +232,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
 }
 
 export function loadLedgerConfig(env: NodeJS.ProcessEnv = process.env): LedgerConfig {
-  const c = parse(ledgerSchema, env);
+  const c = parseEnv(ledgerSchema, env);
   const mode = modeOf(c.NODE_ENV, [c.LEDGER_HOST]);
   const problems: string[] = [];
   const loaded: LedgerConfig = {

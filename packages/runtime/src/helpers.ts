@@ -1,5 +1,6 @@
 // Small helpers every process uses, written once.
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Logger } from '@it/observability';
 
 /** An error's message for a log line, whatever was thrown. */
 export function errorMessage(err: unknown): string {
@@ -27,4 +28,25 @@ export function withDeadline<T>(p: Promise<T>, ms: number, what = 'operation'): 
 
 export function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
+}
+
+/**
+ * A check of a presented secret against `expected`, in constant time: both are compared as SHA-256 digests,
+ * so neither the time nor the length says anything. A missing value is compared as empty (configured
+ * secrets never are).
+ */
+export function secretChecker(expected: string): (presented: string | undefined) => boolean {
+  const digest = sha256(expected);
+  return (presented) => timingSafeEqual(sha256(presented ?? ''), digest);
+}
+
+/** A warning logged at most once per `everyMs`: one line per failure burst, whatever the rate of errors. */
+export function throttledWarn(logger: Logger, everyMs = 30_000): (err: unknown, message: string) => void {
+  let last = 0;
+  return (err, message) => {
+    const now = Date.now();
+    if (now - last < everyMs) return;
+    last = now;
+    logger.warn({ err: errorMessage(err) }, message);
+  };
 }

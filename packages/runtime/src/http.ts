@@ -37,26 +37,34 @@ export interface MetricsSource {
   metrics(): Promise<string>;
 }
 
+/** `GET /metrics` as a plain request handler: the probe server's and any Express ops app's. */
+export function serveMetrics(registry: MetricsSource, logger: Logger): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  return (_req, res) => {
+    registry.metrics().then(
+      (text) => {
+        res.setHeader('content-type', registry.contentType);
+        res.end(text);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'metrics collection failed');
+        res.statusCode = 500;
+        res.end();
+      },
+    );
+  };
+}
+
 /**
  * The operations listener of a process: `GET /metrics`, and with `ready`, the probes `/livez` (the process
  * answers) and `/readyz` (it can do its work).
  */
 export function createProbeServer(opts: { registry: MetricsSource; logger: Logger; ready?: () => boolean }): http.Server {
-  const { registry, logger, ready } = opts;
+  const { ready } = opts;
+  const metrics = serveMetrics(opts.registry, opts.logger);
   return http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method === 'GET' && path === '/metrics') {
-      registry.metrics().then(
-        (text) => {
-          res.setHeader('content-type', registry.contentType);
-          res.end(text);
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'metrics collection failed');
-          res.statusCode = 500;
-          res.end();
-        },
-      );
+      metrics(req, res);
       return;
     }
     if (req.method === 'GET' && ready && path === '/livez') {
