@@ -64,7 +64,8 @@ export class Product {
   private readonly ports;
 
   constructor(private readonly opts: ProductOptions) {
-    const p = opts.basePort;
+    // E2E_PORT_OFFSET lets two checkouts (or two people) run the same end-to-end file on one machine.
+    const p = opts.basePort + Number(process.env.E2E_PORT_OFFSET ?? 0);
     this.ports = { api: p, funding: p + 1, trading: p + 2, apiMetrics: p + 3, workerMetrics: p + 10 };
     this.apiUrl = `http://127.0.0.1:${this.ports.api}`;
     this.ledgerUrl = { funding: `http://127.0.0.1:${this.ports.funding}`, trading: `http://127.0.0.1:${this.ports.trading}` };
