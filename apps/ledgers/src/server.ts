@@ -1,6 +1,8 @@
 // Starts the Funding and Trading reference ledgers in one process, each on its own port, over one
 // Cassandra session. Tests start it in-process on port 0 and read the bound ports back.
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { createCassandraClient, serialConsistency, type CassandraClient } from '@it/cassandra';
 import { cassandraSettings, type LedgerConfig } from '@it/config';
 import type { Account } from '@it/domain';
@@ -58,8 +60,14 @@ function configuredFaults(config: LedgerConfig, latencyJitterMs: number): Record
   return { funding: new Faults(base), trading: new Faults({ ...base, seed: base.seed + 1 }) };
 }
 
-function baseUrl(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+function baseUrl(scheme: 'http' | 'https', host: string, port: number): string {
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Key and certificate read once at start-up: a missing or unreadable file fails the start, naming the file. */
+function tlsOptions(config: LedgerConfig): https.ServerOptions | undefined {
+  if (config.LEDGER_TLS_CERT_FILE === undefined || config.LEDGER_TLS_KEY_FILE === undefined) return undefined;
+  return { cert: fs.readFileSync(config.LEDGER_TLS_CERT_FILE), key: fs.readFileSync(config.LEDGER_TLS_KEY_FILE) };
 }
 
 export async function startLedgers(config: LedgerConfig, opts: StartLedgersOptions = {}): Promise<RunningLedgers> {
@@ -70,6 +78,7 @@ export async function startLedgers(config: LedgerConfig, opts: StartLedgersOptio
   const ownClient = !opts.client;
   const client = opts.client ?? createCassandraClient(settings);
   const servers: http.Server[] = [];
+  const tls = tlsOptions(config);
   try {
     await client.connect();
     await assertSchema(client, config.CASSANDRA_LEDGER_KEYSPACE);
@@ -86,13 +95,16 @@ export async function startLedgers(config: LedgerConfig, opts: StartLedgersOptio
         faultInjection: faultInjectionAllowed(config.NODE_ENV),
         logger: logger.child({ ledger }),
       });
-      const server = http.createServer(app);
+      const server = tls ? https.createServer(tls, app) : http.createServer(app);
       servers.push(server);
       return listen(server, port, host);
     };
     const fundingPort = await serve('funding', opts.fundingPort ?? config.FUNDING_PORT);
     const tradingPort = await serve('trading', opts.tradingPort ?? config.TRADING_PORT);
-    const urls: Record<Account, string> = { funding: baseUrl(host, fundingPort), trading: baseUrl(host, tradingPort) };
+    const urls: Record<Account, string> = {
+      funding: baseUrl(tls ? 'https' : 'http', host, fundingPort),
+      trading: baseUrl(tls ? 'https' : 'http', host, tradingPort),
+    };
     for (const [ledger, url] of Object.entries(urls) as [Account, string][]) {
       const f = faults[ledger];
       logger.info({ ledger, url, faults: f.active ? f.get() : 'off', assets: assets.spec }, 'ledger listening');

@@ -119,6 +119,9 @@ const ledgerSchema = baseSchema.extend({
   LEDGER_ADMIN_TOKEN: z.string().min(16).optional(),
   // The credential every /v1/* caller (the orchestrator) presents as `Authorization: Bearer <token>`.
   LEDGER_SERVICE_TOKEN: z.string().min(16).optional(),
+  // PEM files: the ledgers serve https (the worker calls only https services in production). Both or neither.
+  LEDGER_TLS_CERT_FILE: z.string().min(1).optional(),
+  LEDGER_TLS_KEY_FILE: z.string().min(1).optional(),
   FAULT_SEED: z.coerce.number().int().default(1),
   FAULT_LATENCY_MS: z.coerce.number().int().min(0).default(0),
   FAULT_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
@@ -240,6 +243,9 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv = process.env): LedgerCo
     LEDGER_ADMIN_TOKEN: secret('LEDGER_ADMIN_TOKEN', c.LEDGER_ADMIN_TOKEN, DEV_LEDGER_ADMIN_TOKEN, mode, problems),
     LEDGER_SERVICE_TOKEN: secret('LEDGER_SERVICE_TOKEN', c.LEDGER_SERVICE_TOKEN, DEV_LEDGER_SERVICE_TOKEN, mode, problems),
   };
+  if ((c.LEDGER_TLS_CERT_FILE === undefined) !== (c.LEDGER_TLS_KEY_FILE === undefined)) {
+    problems.push('LEDGER_TLS_CERT_FILE and LEDGER_TLS_KEY_FILE go together');
+  }
   return finish(loaded, mode, problems);
 }
 
