@@ -64,7 +64,7 @@ describe('crashes', () => {
     // sync wait: most are still waiting in the queue, or mid-saga, when the queue is lost.
     await product.setFaults('funding', { latency_ms: 1_000 });
     await product.setFaults('trading', { latency_ms: 1_000 });
-    const recoveredBefore = await product.workerCounter('sweeper_recovered_total');
+    const recoveredBefore = await product.workerCounter('internal_transfer_sweeper_recovered_total');
     const posts = await Promise.all(
       Array.from({ length: 100 }, (_, i) => {
         const u = users[i % users.length]!;
@@ -90,7 +90,7 @@ describe('crashes', () => {
       120_000,
       1_000,
     );
-    expect(await product.workerCounter('sweeper_recovered_total')).toBeGreaterThan(recoveredBefore);
+    expect(await product.workerCounter('internal_transfer_sweeper_recovered_total')).toBeGreaterThan(recoveredBefore);
     const records = await Promise.all(ids.map((id) => store.get(id)));
     expect(records.every((r) => r?.state === 'committed')).toBe(true);
     let sum = 0n;
@@ -126,7 +126,7 @@ describe('crashes', () => {
     const queues = [product.prefix, otherPrefix].map((prefix) => new Queue<TransferJobData>('transfers', { connection: conn, prefix }));
     const pendingWithdraws = async (w: { metricsPort: number }) => {
       const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith('adapter_call_duration_seconds_count{')
+      const line = text.split('\n').find((l) => l.startsWith('internal_transfer_adapter_call_duration_seconds_count{')
         && ['service="trading"', 'operation="withdraw"', 'outcome="pending"'].every((label) => l.includes(label)));
       return Number(line?.split(' ').at(-1) ?? 0);
     };

@@ -74,7 +74,7 @@ async function retriedIn(reqId: string, token: string, state: string) {
 }
 
 const pendingCalls = (ledger: Account, op: Leg) =>
-  product.workerCounter('adapter_call_duration_seconds_count', { service: ledger, operation: op, outcome: 'pending' });
+  product.workerCounter('internal_transfer_adapter_call_duration_seconds_count', { service: ledger, operation: op, outcome: 'pending' });
 
 // Commit is only seen on Funding's balance (Trading records it without a balance change), so commit
 // cases run from Funding; the other legs run in both directions.

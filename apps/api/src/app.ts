@@ -2,14 +2,14 @@
 // listener, and a graceful close. Started by main.ts, and in-process by the tests on port 0.
 import http from 'node:http';
 import { cassandraSettings, indexLayout, type ApiConfig } from '@it/config';
-import { createLogger, createMetrics, type Logger } from '@it/observability';
+import { createApiMetrics, createLogger, type Logger } from '@it/observability';
 import { closeServer, errorMessage, listen } from '@it/runtime';
 import { openTransferStore } from '@it/store';
 import { createAuthenticator } from './auth.ts';
 import { createTransferUseCase } from './create-transfer.ts';
 import { createHttpApp } from './http-app.ts';
 import { createLimits } from './limits.ts';
-import { bullBoardRouter, createOpsApp, healthRouter, registerQueueGauge } from './ops.ts';
+import { bullBoardRouter, createOpsApp, healthRouter, queueJobCounts } from './ops.ts';
 import { openQueueClient } from './queue-client.ts';
 import { transfersRouter } from './transfers.ts';
 
@@ -31,7 +31,6 @@ export interface RunningApi {
 
 export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}): Promise<RunningApi> {
   const logger = overrides.logger ?? createLogger('api', config.LOG_LEVEL);
-  const metrics = createMetrics('api');
 
   // Cassandra connects lazily: a start-up while it is unreachable must not crash the API (readiness says
   // so, and writes answer 503); every request retries the connection.
@@ -42,7 +41,7 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
     logger.warn({ err: errorMessage(err) }, 'cassandra not reachable yet');
   });
   const queueClient = openQueueClient(config.REDIS_URL, config.QUEUE_PREFIX, logger);
-  registerQueueGauge(metrics, queueClient.queue, queueClient.ready, logger);
+  const metrics = createApiMetrics({ queueJobs: queueJobCounts(queueClient.queue, queueClient.ready, logger) });
 
   const limits = createLimits({
     redis: queueClient.redis,
@@ -74,6 +73,7 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
     transfers: transfersRouter({ store, createTransfer, auth: createAuthenticator(config, logger), limits, bodyLimit: config.BODY_LIMIT }),
     bodyLimit: config.BODY_LIMIT,
     logger,
+    httpRequests: metrics.httpRequests,
   });
 
   const server = http.createServer(app);

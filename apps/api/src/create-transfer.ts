@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { UnknownOutcomeError } from '@it/cassandra';
-import type { Logger, Metrics } from '@it/observability';
+import type { ApiMetrics, Logger, SyncWaitResult } from '@it/observability';
 import { enqueueTransfer, jobIdFor, type TransferJobData } from '@it/queue';
 import { errorMessage, withDeadline } from '@it/runtime';
 import type { TransferRecord, TransferStore } from '@it/store';
@@ -23,7 +23,7 @@ export interface CreateTransferDeps {
   /** Whether the producer connection is usable right now (BullMQ would otherwise wait for it). */
   redisReady: () => boolean;
   waiter: OutcomeWaiter;
-  metrics: Metrics;
+  metrics: ApiMetrics;
   logger: Logger;
   syncWaitMs: number;
   /** Requests this process lets wait in the sync window at once (SYNC_WAIT_MAX_WAITING). */
@@ -101,27 +101,38 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
 
   /** Enqueues, waits until the job ends or the window closes, and reads the outcome back. */
   async function awaitOutcome(record: TransferRecord, startedAt: number, log: Logger): Promise<TransferResult> {
+    const ended = (how: SyncWaitResult, result: TransferResult) => {
+      metrics.syncWait.inc({ result: how });
+      return result;
+    };
     if (waiter.size >= deps.syncWaitMaxWaiting) {
       // The window is full: answer 202 pending at once rather than refuse with a 429 before writing. The
       // request is valid and accepting it durably is the safer answer for money; what the cap bounds is
       // waiters (a held connection and memory each), not transfers.
       log.debug('sync wait full: answering pending without waiting');
       await enqueue(record.reqId, log);
-      return pendingResult(record.reqId);
+      return ended('skipped', pendingResult(record.reqId));
     }
     const watch = waiter.watch(jobIdFor(record.reqId));
+    let waited = false;
     try {
-      if (await enqueue(record.reqId, log)) await watch.wait(startedAt + deps.syncWaitMs - Date.now());
+      if (await enqueue(record.reqId, log)) {
+        waited = true;
+        await watch.wait(startedAt + deps.syncWaitMs - Date.now());
+      }
     } finally {
       watch.cancel();
     }
+    let result: TransferResult;
     try {
       const latest = await store.get(record.reqId);
-      return latest ? resultOf(latest) : pendingResult(record.reqId);
+      result = latest ? resultOf(latest) : pendingResult(record.reqId);
     } catch (err) {
       log.warn({ err }, 'could not read the outcome back: answering pending');
-      return pendingResult(record.reqId);
+      result = pendingResult(record.reqId);
     }
+    // `timeout`: waited and still answers 202 pending (the window closed, or the job ended without a terminal row).
+    return ended(result.status !== 'pending' ? 'terminal' : waited ? 'timeout' : 'skipped', result);
   }
 
   /**

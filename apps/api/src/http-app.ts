@@ -2,8 +2,8 @@
 // failure into the route's error shape without leaking internals. Operations surfaces are on the ops listener.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { CorruptRowError, InvalidPagingStateError, StoreUnavailableError } from '@it/cassandra';
-import type { Logger } from '@it/observability';
-import { clientError } from '@it/runtime';
+import type { HttpRequestMetric, Logger } from '@it/observability';
+import { clientError, requestMetrics } from '@it/runtime';
 import { InvalidTransferError } from '@it/store';
 import { sendGetError, sendPostError } from './wire.ts';
 
@@ -14,6 +14,8 @@ export interface HttpAppParts {
   transfers: express.Router;
   bodyLimit: string;
   logger: Logger;
+  /** `internal_transfer_http_request_duration_seconds`: every request, by route template and status. */
+  httpRequests: HttpRequestMetric;
 }
 
 /** One line per request: warn on 5xx, debug otherwise. Responses are never cached. */
@@ -62,6 +64,7 @@ export function createHttpApp(parts: HttpAppParts): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(requestMetrics(parts.httpRequests));
   app.use(requestLog(parts.logger));
   app.use(parts.health);
   app.use(parts.transfers);

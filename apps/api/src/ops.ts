@@ -8,7 +8,7 @@ import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import client from 'prom-client';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import type { Logger, Metrics } from '@it/observability';
+import { QUEUE_STATES, type Logger, type QueueState } from '@it/observability';
 import type { TransferJobData } from '@it/queue';
 import { errorMessage, secretChecker, serveMetrics, withDeadline } from '@it/runtime';
 
@@ -163,24 +163,18 @@ export function createOpsApp(parts: { registry: client.Registry; bullBoard: expr
   return app;
 }
 
-const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
-
-/** `transfer_queue_jobs{state}`, read from Redis at scrape time; absent while Redis does not answer. */
-export function registerQueueGauge(metrics: Metrics, queue: Queue<TransferJobData>, redisReady: () => boolean, logger: Logger) {
-  return new client.Gauge({
-    name: 'transfer_queue_jobs',
-    help: 'Jobs in the transfer queue, by state (read at scrape time)',
-    labelNames: ['state'] as const,
-    registers: [metrics.registry],
-    async collect() {
-      this.reset();
-      if (!redisReady()) return;
-      try {
-        const counts = await withDeadline(queue.getJobCounts(...QUEUE_STATES), PROBE_TIMEOUT_MS, 'queue depth');
-        for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
-      } catch (err) {
-        logger.debug({ err: errorMessage(err) }, 'queue depth unavailable');
-      }
-    },
-  });
+/**
+ * The queue's job counts by state, read from Redis at scrape time (`internal_transfer_queue_jobs{state}`);
+ * undefined while Redis does not answer, so the gauge is absent rather than a made-up zero.
+ */
+export function queueJobCounts(queue: Queue<TransferJobData>, redisReady: () => boolean, logger: Logger) {
+  return async (): Promise<Partial<Record<QueueState, number>> | undefined> => {
+    if (!redisReady()) return undefined;
+    try {
+      return await withDeadline(queue.getJobCounts(...QUEUE_STATES), PROBE_TIMEOUT_MS, 'queue depth');
+    } catch (err) {
+      logger.debug({ err: errorMessage(err) }, 'queue depth unavailable');
+      return undefined;
+    }
+  };
 }

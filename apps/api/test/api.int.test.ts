@@ -162,12 +162,17 @@ describe('create with no worker running', () => {
     expect(got.body).toMatchObject({ amount: big, source: 'trading', target: 'funding' });
   });
 
-  it('counts the creation in transfers_created_total on the metrics port only', async () => {
+  it('counts the creation, the sync wait and the request on the metrics port only', async () => {
     const m = await fetch(`${api.metricsUrl}/metrics`);
     expect(m.status).toBe(200);
     const text = await m.text();
-    expect(text).toMatch(/transfers_created_total\{source="funding",target="trading",app="api"\} [1-9]/);
-    expect(text).toMatch(/transfer_queue_jobs\{state="waiting",app="api"\} [1-9]/);
+    expect(text).toMatch(/^internal_transfer_transfers_created_total\{source="funding",target="trading",app="api"\} [1-9]/m);
+    expect(text).toMatch(/^internal_transfer_queue_jobs\{state="waiting",app="api"\} [1-9]/m);
+    // No worker runs here: every wait ran out the window and answered 202.
+    expect(text).toMatch(/^internal_transfer_sync_wait_total\{result="timeout",app="api"\} [1-9]/m);
+    expect(text).toMatch(/^internal_transfer_sync_wait_total\{result="terminal",app="api"\} 0$/m);
+    expect(text).toMatch(/^internal_transfer_http_request_duration_seconds_count\{app="api",method="POST",route="\/api\/v1\/transfer",status="202"\} [1-9]/m);
+    expect(text).toMatch(/^internal_transfer_http_request_duration_seconds_count\{app="api",method="GET",route="\/api\/v1\/transfer\/:req_id",status="200"\} [1-9]/m);
     expect((await fetch(`${api.url}/metrics`)).status).toBe(404);
   });
 });

@@ -50,7 +50,7 @@ describe('Redis down', () => {
     expect(await call(`${api.url}/readyz`)).toMatchObject({ status: 503, body: { cassandra: 'ok', redis: 'down' } });
     const m = await fetch(`${api.metricsUrl}/metrics`);
     expect(m.status).toBe(200);
-    expect(await m.text()).toContain('transfers_created_total');
+    expect(await m.text()).toContain('internal_transfer_transfers_created_total');
   });
 });
 

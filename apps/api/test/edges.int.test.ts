@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serialConsistency, StoreUnavailableError, type CassandraClient } from '@it/cassandra';
 import { cassandraSettings } from '@it/config';
-import { createMetrics, createLogger } from '@it/observability';
+import { createApiMetrics, createLogger } from '@it/observability';
 import { openTransferStore, TransferStore } from '@it/store';
 import { createTransferUseCase } from '../src/create-transfer.ts';
 import { openQueueClient } from '../src/queue-client.ts';
@@ -58,7 +58,7 @@ describe('an unknown outcome of the create (issue 10, item 1)', () => {
     const store = new TransferStore(faultyClient(client, serialCode, plan), { serialConsistency: serialCode });
     return createTransferUseCase({
       store, queue: queueClient.queue, redisReady: queueClient.ready, waiter: queueClient.waiter,
-      metrics: createMetrics('edges-test'), logger: createLogger('edges-test', 'silent'), syncWaitMs: 0, idempotencyTtlSeconds: 600,
+      metrics: createApiMetrics(), logger: createLogger('edges-test', 'silent'), syncWaitMs: 0, idempotencyTtlSeconds: 600,
       // The limits are not under test here: none applies, nothing is tracked.
       syncWaitMaxWaiting: Number.MAX_SAFE_INTEGER,
       openTransfers: { opened: () => Promise.resolve(), settled: () => Promise.resolve() },

@@ -1,7 +1,8 @@
 // One reference ledger's HTTP surface (docs/adapter-contract.md). Funding and Trading are the same app
 // over different rows; the ledger name selects two-phase (freeze) or single-phase (debit) semantics.
 import express from 'express';
-import { jsonBody } from '@it/runtime';
+import { createLedgerMetrics } from '@it/observability';
+import { jsonBody, requestMetrics, serveMetrics } from '@it/runtime';
 import { adminRoutes, type AdminOptions } from './admin.ts';
 import { errorHandler, notFound } from './http-errors.ts';
 import { contractRoutes, healthRoutes } from './routes.ts';
@@ -17,6 +18,10 @@ export function createLedgerApp(opts: LedgerAppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Each ledger is scraped on its own port, like the probes: request counts and latency by route and status.
+  const metrics = createLedgerMetrics(opts.ledger);
+  app.get('/metrics', serveMetrics(metrics.registry, opts.logger));
+  app.use(requestMetrics(metrics.httpRequests));
   app.use(jsonBody(BODY_LIMIT));
   app.use(contractRoutes(opts));
   app.use(adminRoutes(opts));

@@ -3,9 +3,9 @@
 // only performs.
 import type { LedgerAdapter } from '@it/adapters';
 import { CorruptRowError } from '@it/cassandra';
-import { pending, type Account, type Outcome } from '@it/domain';
+import { PENDING_CAUSES, pending, type Account, type Outcome } from '@it/domain';
 import { actionFor, isTerminal, transition, type Event, type Leg, type Operation, type State } from '@it/fsm';
-import type { Logger, Metrics } from '@it/observability';
+import type { Logger, WorkerMetrics } from '@it/observability';
 import { backoffDelay, type BackoffPolicy } from '@it/queue';
 import { errorMessage } from '@it/runtime';
 import type { TransferRecord, TransferStore } from '@it/store';
@@ -27,7 +27,7 @@ export interface CoordinatorOptions {
   /** How long a worker may hold a step before the sweeper considers the transfer abandoned. */
   leaseMs: number;
   logger: Logger;
-  metrics?: Metrics;
+  metrics?: WorkerMetrics;
   clock?: () => Date;
   random?: () => number;
 }
@@ -46,6 +46,10 @@ export class Coordinator {
     private readonly opts: CoordinatorOptions,
   ) {
     this.clock = opts.clock ?? (() => new Date());
+    // At zero for every service and cause, so the first unknown outcome shows in increase()/rate().
+    for (const adapter of Object.values(adapters)) {
+      for (const reason of PENDING_CAUSES) opts.metrics?.adapterPending.inc({ service: adapter.name, reason }, 0);
+    }
   }
 
   async step(reqId: string): Promise<StepResult> {
@@ -107,10 +111,11 @@ export class Coordinator {
       }
     } catch (err) {
       // An adapter that throws has not proven anything: unknown outcome.
-      outcome = pending(errorMessage(err));
+      outcome = pending(errorMessage(err), 'adapter_error');
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     this.opts.metrics?.adapterCalls.observe({ service: adapter.name, operation: op, outcome: outcome.kind }, seconds);
+    if (outcome.kind === 'pending') this.opts.metrics?.adapterPending.inc({ service: adapter.name, reason: outcome.cause ?? 'unspecified' });
     this.opts.logger.debug({ req_id: record.reqId, service: adapter.name, op, outcome }, 'adapter call');
     return outcome;
   }

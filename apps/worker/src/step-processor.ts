@@ -2,7 +2,8 @@
 // next; an unknown outcome parks the job in `delayed` until the backoff time stored in the row; a lost race
 // or an unreachable Cassandra looks again shortly. The attempt count lives in Cassandra, not in the job.
 import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
-import type { Logger } from '@it/observability';
+import { StoreUnavailableError, UnknownOutcomeError } from '@it/cassandra';
+import type { Logger, StepError, WorkerMetrics } from '@it/observability';
 import { backoffDelay, type BackoffPolicy, type TransferJobData } from '@it/queue';
 import { errorMessage } from '@it/runtime';
 import type { Coordinator } from './coordinator.ts';
@@ -16,8 +17,16 @@ export interface StepProcessorDeps {
   coordinator: Coordinator;
   backoff: BackoffPolicy;
   logger: Logger;
+  metrics?: WorkerMetrics;
   /** True once the worker is shutting down: a job in hand is released after its current step. */
   closing: () => boolean;
+}
+
+function stepError(err: unknown): StepError {
+  // The subclass first: an unsettled write is also a kind of unavailability.
+  if (err instanceof UnknownOutcomeError) return 'unknown_outcome';
+  if (err instanceof StoreUnavailableError) return 'store_unavailable';
+  return 'unexpected';
 }
 
 /** The processor of `step` jobs; resolves with the terminal state (or `missing`) when the transfer is done. */
@@ -32,6 +41,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       } catch (err) {
         // Cassandra unreachable or a write with unsettled outcome: nothing was decided; ask again later.
         const delay = backoffDelay(job.attemptsStarted, backoff);
+        deps.metrics?.stepErrors.inc({ error: stepError(err) });
         logger.warn({ req_id: reqId, err: errorMessage(err), delay }, 'step failed; retrying later');
         await job.moveToDelayed(Date.now() + delay, token);
         throw new DelayedError();

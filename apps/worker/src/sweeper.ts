@@ -2,7 +2,7 @@
 // overdue, so a flushed Redis, a lost job or a killed worker never strands a transfer. It also counts and
 // reports stuck and corrupt transfers; it never resolves anything by guessing.
 import type { Queue } from 'bullmq';
-import type { Logger, Metrics } from '@it/observability';
+import type { Logger, SweepSnapshot, WorkerMetrics } from '@it/observability';
 import { enqueueTransfer, jobIdFor, type TransferJobData } from '@it/queue';
 import type { ScanStats, TransferStore } from '@it/store';
 
@@ -10,12 +10,14 @@ export interface SweepReport extends ScanStats {
   overdue: number;
   enqueued: number;
   stuck: string[];
+  /** Age of the oldest active (readable) transfer, 0 when there is none. */
+  oldestActiveAgeMs: number;
 }
 
 export interface SweeperOptions {
   stuckAfterMs: number;
   logger: Logger;
-  metrics?: Metrics;
+  metrics?: WorkerMetrics;
   clock?: () => Date;
 }
 
@@ -24,8 +26,10 @@ export async function sweep(store: TransferStore, queue: Queue<TransferJobData>,
   let overdue = 0;
   let enqueued = 0;
   const stuck: string[] = [];
+  let oldestCreatedAt = now.getTime();
   try {
     const stats = await store.scanActive(async (record) => {
+      oldestCreatedAt = Math.min(oldestCreatedAt, record.createdAt.getTime());
       if (now.getTime() - record.createdAt.getTime() > opts.stuckAfterMs) {
         stuck.push(record.reqId);
         opts.logger.warn(
@@ -58,12 +62,21 @@ export async function sweep(store: TransferStore, queue: Queue<TransferJobData>,
     opts.metrics?.sweeperFailedPartitions.inc(stats.failedEpochs.length);
     opts.metrics?.sweeperRuns.inc({ result: 'ok' });
     opts.metrics?.sweeperRecovered.inc(enqueued);
-    opts.metrics?.activeTransfers.set(stats.active);
-    opts.metrics?.stuckTransfers.set(stuck.length);
-    opts.metrics?.corruptTransfers.set(stats.corrupt.length);
-    return { ...stats, overdue, enqueued, stuck };
+    return { ...stats, overdue, enqueued, stuck, oldestActiveAgeMs: Math.max(0, now.getTime() - oldestCreatedAt) };
   } catch (err) {
     opts.metrics?.sweeperRuns.inc({ result: 'error' });
     throw err;
   }
+}
+
+/** What a finished sweep tells the metrics (every worker reports the latest one, see sweep-report.ts). */
+export function snapshotOf(report: SweepReport, finishedAt: Date): SweepSnapshot {
+  return {
+    finishedAt,
+    active: report.active,
+    stuck: report.stuck.length,
+    overdue: report.overdue,
+    corrupt: report.corrupt.length,
+    oldestActiveAgeSeconds: report.oldestActiveAgeMs / 1000,
+  };
 }

@@ -3,13 +3,14 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import { createHttpAdapter } from '@it/adapters';
 import { cassandraSettings, indexLayout, type WorkerConfig } from '@it/config';
-import { createLogger, createMetrics, type Logger } from '@it/observability';
+import { createLogger, createWorkerMetrics, type Logger } from '@it/observability';
 import { createRedisConnection, createTransferQueue, STEP_JOB, SWEEP_JOB, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
-import { closeServer, createProbeServer, listen } from '@it/runtime';
+import { closeServer, createProbeServer, errorMessage, listen } from '@it/runtime';
 import { openTransferStore } from '@it/store';
 import { Coordinator, type Adapters } from './coordinator.ts';
 import { createStepProcessor } from './step-processor.ts';
-import { sweep } from './sweeper.ts';
+import { readSweepSnapshot, saveSweepSnapshot } from './sweep-report.ts';
+import { snapshotOf, sweep } from './sweeper.ts';
 import { keepSweeperScheduled } from './sweeper-schedule.ts';
 
 export interface RunningWorker {
@@ -22,7 +23,6 @@ export async function startWorker(
   overrides: { adapters?: Adapters; logger?: Logger } = {},
 ): Promise<RunningWorker> {
   const logger = overrides.logger ?? createLogger('worker', config.LOG_LEVEL);
-  const metrics = createMetrics('worker');
   const { client: cassandra, store } = openTransferStore(cassandraSettings(config, config.CASSANDRA_KEYSPACE), {
     indexLayout: indexLayout(config),
   });
@@ -40,19 +40,30 @@ export async function startWorker(
       headers: { authorization: `Bearer ${config.TRADING_TOKEN}` },
     }),
   };
-  const backoff = { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS };
-  const coordinator = new Coordinator(store, adapters, { backoff, leaseMs: config.STEP_LEASE_MS, logger, metrics });
-
   const queueConnection = createRedisConnection(config.REDIS_URL, 'worker');
   const queue = createTransferQueue(queueConnection, config.QUEUE_PREFIX);
+  const metrics = createWorkerMetrics({
+    // Not while Redis is down: the worker connection queues commands until it is back.
+    sweepSnapshot: async () => (queueConnection.status === 'ready' ? readSweepSnapshot(queueConnection, config.QUEUE_PREFIX) : undefined),
+  });
+  const backoff = { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS };
+  const coordinator = new Coordinator(store, adapters, { backoff, leaseMs: config.STEP_LEASE_MS, logger, metrics });
   let closing = false;
-  const runSteps = createStepProcessor({ coordinator, backoff, logger, closing: () => closing });
+  const runSteps = createStepProcessor({ coordinator, backoff, logger, metrics, closing: () => closing });
 
   const worker = new Worker<TransferJobData>(
     TRANSFER_QUEUE,
     async (job, token) => {
+      // Time spent queued, on a job's first run only: later runs were parked on purpose (backoff, lost race).
+      if (job.attemptsStarted === 1 && job.processedOn !== undefined) {
+        const dueAt = job.timestamp + (job.delay ?? 0);
+        metrics.queueWait.observe({ job: job.name }, Math.max(0, job.processedOn - dueAt) / 1000);
+      }
       if (job.name === SWEEP_JOB) {
         const report = await sweep(store, queue, { stuckAfterMs: config.STUCK_AFTER_MS, logger, metrics });
+        await saveSweepSnapshot(queueConnection, config.QUEUE_PREFIX, snapshotOf(report, new Date())).catch((err: unknown) => {
+          logger.warn({ err: errorMessage(err) }, 'could not publish the sweep report');
+        });
         if (report.enqueued || report.stuck.length || report.corrupt.length) {
           logger.info({ ...report, stuck: report.stuck.length, corrupt: report.corrupt.length }, 'sweep');
         }
@@ -73,7 +84,12 @@ export async function startWorker(
     },
   );
   worker.on('failed', (job, err) => {
+    metrics.jobsFailed.inc({ job: job?.name ?? 'unknown' });
     logger.error({ req_id: job?.data.reqId, job: job?.name, err: err.message }, 'job failed');
+  });
+  worker.on('stalled', (jobId) => {
+    metrics.jobsStalled.inc();
+    logger.warn({ job_id: jobId }, 'job stalled: its worker lost the lock; it runs again');
   });
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
 

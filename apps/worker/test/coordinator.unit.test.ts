@@ -6,7 +6,7 @@ import type { LedgerAdapter } from '@it/adapters';
 import { CorruptRowError } from '@it/cassandra';
 import type { Account, Movement, Outcome } from '@it/domain';
 import { isTerminal, type State } from '@it/fsm';
-import { createMetrics, type Logger } from '@it/observability';
+import { createWorkerMetrics, type Logger } from '@it/observability';
 import type { CasResult, CompareAndSet, TransferRecord } from '@it/store';
 import { Coordinator, type CoordinatorStore, type StepResult } from '../src/coordinator.ts';
 
@@ -127,7 +127,7 @@ function setup(row: TransferRecord | undefined, random = 0.5) {
   const funding = new ScriptedService('funding', store);
   const trading = new ScriptedService('trading', store);
   const logs: LogLine[] = [];
-  const metrics = createMetrics('coordinator-unit');
+  const metrics = createWorkerMetrics();
   const coordinator = new Coordinator(store, { funding, trading }, {
     backoff: BACKOFF,
     leaseMs: LEASE_MS,
@@ -142,10 +142,10 @@ function setup(row: TransferRecord | undefined, random = 0.5) {
 const at = (ms: number) => new Date(NOW.getTime() + ms);
 const LEASE = at(LEASE_MS);
 
-/** A metric's samples as `name{label=value,…} value`, for exact comparison. */
+/** A metric's non-zero samples (counters start at zero for every known label) as `name{label=value,…} value`. */
 async function samples(metric: { get(): Promise<{ values: { labels: object; value: number; metricName?: string }[] }> }) {
   const { values } = await metric.get();
-  return values.map((v) => `${v.metricName ?? ''}${JSON.stringify(v.labels)} ${v.value}`);
+  return values.filter((v) => v.value !== 0).map((v) => `${v.metricName ?? ''}${JSON.stringify(v.labels)} ${v.value}`);
 }
 
 async function histogram(metric: { get(): Promise<{ values: { labels: object; value: number; metricName?: string }[] }> }) {

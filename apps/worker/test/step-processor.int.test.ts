@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { LedgerAdapter } from '@it/adapters';
 import type { Movement, Outcome } from '@it/domain';
-import { createLogger, createMetrics } from '@it/observability';
+import { createLogger, createWorkerMetrics } from '@it/observability';
 import { createRedisConnection, createTransferQueue, deleteQueueKeys, enqueueTransfer, jobIdFor, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
 import type { TransferRecord } from '@it/store';
 import { newTransfer, testStore } from '../../../packages/store/test/helpers.ts';
@@ -65,7 +65,7 @@ afterEach(async () => {
 async function setup() {
   const funding = new ScriptedService('funding');
   const trading = new ScriptedService('trading');
-  const metrics = createMetrics('step-processor-test');
+  const metrics = createWorkerMetrics();
   const coordinator = new Coordinator(store, { funding, trading }, {
     backoff: BACKOFF, leaseMs: 30_000, logger, metrics, random: () => 0,
   });
@@ -237,7 +237,7 @@ describe('step processor in a BullMQ worker', () => {
     expect(job?.failedReason).toContain('half_done');
     expect(await raw()).toEqual(before);
     expect(s.funding.calls).toEqual([]);
-    expect((await s.metrics.anomalies.get()).values).toEqual([expect.objectContaining({ labels: { kind: 'corrupt_row' }, value: 1 })]);
+    expect((await s.metrics.anomalies.get()).values.filter((v) => v.value > 0)).toEqual([expect.objectContaining({ labels: { kind: 'corrupt_row' }, value: 1 })]);
     // Repaired by hand, as an operator would.
     await client.execute('UPDATE transfers SET state = ? WHERE req_id = ? IF state = ?', ['failed', reqId, 'half_done'], { prepare: true });
   });

@@ -4,11 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger, createMetrics, type Metrics } from '@it/observability';
+import { createLogger, createWorkerMetrics, type WorkerMetrics } from '@it/observability';
 import { createRedisConnection, createTransferQueue, deleteQueueKeys, enqueueTransfer, jobIdFor, STEP_JOB, STEP_JOB_OPTIONS, TRANSFER_QUEUE } from '@it/queue';
 import { DEFAULT_INDEX_LAYOUT, indexEntryOf, type NewTransfer, type TransferStore } from '@it/store';
 import { newTransfer, testStore } from '../../../packages/store/test/helpers.ts';
-import { sweep } from '../src/sweeper.ts';
+import { snapshotOf, sweep } from '../src/sweeper.ts';
 
 const logger = createLogger('sweeper-test', 'silent');
 const STUCK_AFTER_MS = 5 * 60_000;
@@ -29,7 +29,7 @@ async function setup() {
     await deleteQueueKeys(connection, prefix);
     connection.disconnect();
   });
-  const metrics = createMetrics('sweeper-test');
+  const metrics = createWorkerMetrics();
   return {
     ...db,
     prefix,
@@ -49,8 +49,13 @@ async function created(store: TransferStore, over: Partial<NewTransfer>): Promis
   return t.reqId;
 }
 
-async function value(metric: Metrics['sweeperRecovered'] | Metrics['activeTransfers']): Promise<number | undefined> {
+async function value(metric: WorkerMetrics['sweeperRecovered']): Promise<number | undefined> {
   return (await metric.get()).values[0]?.value;
+}
+
+async function runs(metrics: WorkerMetrics): Promise<Record<string, number>> {
+  const { values } = await metrics.sweeperRuns.get();
+  return Object.fromEntries(values.map((v) => [String(v.labels.result), v.value]));
 }
 
 describe('sweep', () => {
@@ -66,7 +71,7 @@ describe('sweep', () => {
     expect({ name: job?.name, data: job?.data }).toEqual({ name: STEP_JOB, data: { reqId: overdue } });
     expect(await s.jobState(notDue)).toBe('unknown');
     expect(await value(s.metrics.sweeperRecovered)).toBe(1);
-    expect(await value(s.metrics.activeTransfers)).toBe(2);
+    expect(await runs(s.metrics)).toEqual({ ok: 1, error: 0 });
   });
 
   it('adds no second job while a live one (waiting or delayed) carries the transfer', async () => {
@@ -117,7 +122,13 @@ describe('sweep', () => {
 
     const report = await s.run();
     expect(report).toMatchObject({ active: 2, overdue: 0, enqueued: 0, stuck: [stuck] });
-    expect(await value(s.metrics.stuckTransfers)).toBe(1);
+    // The oldest active transfer's age is the stuck one's (created 6 minutes ago).
+    expect(report.oldestActiveAgeMs).toBeGreaterThanOrEqual(STUCK_AFTER_MS + 60_000);
+    expect(report.oldestActiveAgeMs).toBeLessThan(STUCK_AFTER_MS + 120_000);
+    const at = new Date();
+    expect(snapshotOf(report, at)).toEqual({
+      finishedAt: at, active: 2, stuck: 1, overdue: 0, corrupt: 0, oldestActiveAgeSeconds: report.oldestActiveAgeMs / 1000,
+    });
   });
 
   it('reports a corrupt row, never enqueues or changes it, and still sweeps the others', async () => {
@@ -137,8 +148,7 @@ describe('sweep', () => {
     expect(await s.jobState(corrupt)).toBe('unknown');
     expect(await s.jobState(healthy)).toBe('waiting');
     expect(await raw()).toEqual(rowBefore);
-    expect(await value(s.metrics.corruptTransfers)).toBe(1);
-    expect(await value(s.metrics.activeTransfers)).toBe(1);
+    expect(snapshotOf(report, new Date())).toMatchObject({ active: 1, overdue: 1, corrupt: 1, stuck: 0 });
     // Its index entry was kept: the next sweep reports it again.
     expect((await s.run()).corrupt).toEqual([corrupt]);
   });
@@ -162,6 +172,6 @@ describe('sweep', () => {
     const report = await s.run();
     expect(report).toMatchObject({ active: 0, overdue: 0, enqueued: 0, cleaned: 1 });
     expect(await s.jobState(reqId)).toBe('unknown');
-    expect(await value(s.metrics.activeTransfers)).toBe(0);
+    expect(report.oldestActiveAgeMs).toBe(0);
   });
 });

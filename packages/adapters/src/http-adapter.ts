@@ -139,11 +139,13 @@ export function createHttpAdapter(opts: HttpAdapterOptions): LedgerAdapter {
 
   function notDefinite(a: Attempt): Outcome {
     if (a.kind === 'error') {
-      return pending(a.code === 'TIMEOUT' ? `${opts.name}: no reply within ${opts.timeoutMs} ms` : `${opts.name}: ${a.code} ${a.message}`);
+      return a.code === 'TIMEOUT'
+        ? pending(`${opts.name}: no reply within ${opts.timeoutMs} ms`, 'timeout')
+        : pending(`${opts.name}: ${a.code} ${a.message}`, 'connection_error');
     }
     // 400 means this caller sent something the service could not read: a bug on our side, not a refusal of
     // the operation, which the service never considered. Retrying later (after a fix) is the only safe path.
-    return pending(`${opts.name}: unexpected reply HTTP ${a.status}: ${a.raw.slice(0, 200)}`);
+    return pending(`${opts.name}: unexpected reply HTTP ${a.status}: ${a.raw.slice(0, 200)}`, a.status >= 500 ? 'server_error' : 'bad_reply');
   }
 
   async function op(path: string, payload: object): Promise<Outcome> {
@@ -183,7 +185,7 @@ export function createHttpAdapter(opts: HttpAdapterOptions): LedgerAdapter {
         case 'failed':
           return failed(reply.reason);
         case 'pending':
-          return pending(`${opts.name}: ${reqId} is still in flight`);
+          return pending(`${opts.name}: ${reqId} is still in flight`, 'in_flight');
       }
     },
     async close() {

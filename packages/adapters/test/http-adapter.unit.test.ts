@@ -126,17 +126,17 @@ describe('definite answers', () => {
     handler = (_req, res) => json(res, 200, { status: 'failed', reason: 'insufficient_funds' });
     expect(await a.query(op.reqId)).toEqual({ kind: 'failed', reason: 'insufficient_funds' });
     handler = (_req, res) => json(res, 200, { status: 'pending' });
-    expect(await a.query(op.reqId)).toEqual({ kind: 'pending', detail: `test: ${op.reqId} is still in flight` });
+    expect(await a.query(op.reqId)).toEqual({ kind: 'pending', detail: `test: ${op.reqId} is still in flight`, cause: 'in_flight' });
     handler = (_req, res) => json(res, 404, { status: 'not_found' });
-    expect(await a.query(op.reqId)).toEqual({ kind: 'pending', detail: 'test: unexpected reply HTTP 404: {"status":"not_found"}' });
+    expect(await a.query(op.reqId)).toEqual({ kind: 'pending', detail: 'test: unexpected reply HTTP 404: {"status":"not_found"}', cause: 'bad_reply' });
   });
 
   it('query trusts only a 200 with a known body', async () => {
     const a = adapter({ retries: 0 });
     handler = (_req, res) => json(res, 503, { status: 'success' });
-    expect(await a.query(op.reqId)).toEqual({ kind: 'pending', detail: 'test: unexpected reply HTTP 503: {"status":"success"}' });
+    expect(await a.query(op.reqId)).toEqual({ kind: 'pending', detail: 'test: unexpected reply HTTP 503: {"status":"success"}', cause: 'server_error' });
     handler = (_req, res) => json(res, 200, { status: 'done' });
-    expect(await a.query(op.reqId)).toEqual({ kind: 'pending', detail: 'test: unexpected reply HTTP 200: {"status":"done"}' });
+    expect(await a.query(op.reqId)).toEqual({ kind: 'pending', detail: 'test: unexpected reply HTTP 200: {"status":"done"}', cause: 'bad_reply' });
   });
 });
 
@@ -156,7 +156,11 @@ describe('everything unprovable is pending', () => {
   ])('%s', async (_name, status, body) => {
     handler = (_req, res) => json(res, status, body);
     const out = await adapter({ retries: 0 }).withdraw(op);
-    expect(out).toEqual({ kind: 'pending', detail: `test: unexpected reply HTTP ${status}: ${JSON.stringify(body)}` });
+    expect(out).toEqual({
+      kind: 'pending',
+      detail: `test: unexpected reply HTTP ${status}: ${JSON.stringify(body)}`,
+      cause: status >= 500 ? 'server_error' : 'bad_reply',
+    });
   });
 
   it('quotes at most 200 characters of an unexpected reply', async () => {
@@ -165,7 +169,7 @@ describe('everything unprovable is pending', () => {
       res.writeHead(500);
       res.end(text);
     };
-    expect(await adapter().withdraw(op)).toEqual({ kind: 'pending', detail: `test: unexpected reply HTTP 500: ${text.slice(0, 200)}` });
+    expect(await adapter().withdraw(op)).toEqual({ kind: 'pending', detail: `test: unexpected reply HTTP 500: ${text.slice(0, 200)}`, cause: 'server_error' });
   });
 
   it('garbage body', async () => {
@@ -186,7 +190,7 @@ describe('everything unprovable is pending', () => {
 
   it('a reply larger than any contract reply', async () => {
     handler = (_req, res) => json(res, 200, { status: 'success', pad: 'x'.repeat(200_000) });
-    expect(await adapter().withdraw(op)).toEqual({ kind: 'pending', detail: 'test: unexpected reply HTTP 200: <too large>' });
+    expect(await adapter().withdraw(op)).toEqual({ kind: 'pending', detail: 'test: unexpected reply HTTP 200: <too large>', cause: 'bad_reply' });
   });
 
   it('a service that never answers: pending within the timeout', async () => {
@@ -194,8 +198,7 @@ describe('everything unprovable is pending', () => {
     const t0 = Date.now();
     const out = await adapter({ timeoutMs: 300 }).withdraw(op);
     const took = Date.now() - t0;
-    expect(out.kind).toBe('pending');
-    if (out.kind === 'pending') expect(out.detail).toMatch(/no reply within 300 ms/);
+    expect(out).toEqual({ kind: 'pending', detail: 'test: no reply within 300 ms', cause: 'timeout' });
     expect(took).toBeGreaterThanOrEqual(290);
     expect(took).toBeLessThan(1_500);
   });
@@ -206,7 +209,7 @@ describe('everything unprovable is pending', () => {
       res.write('{"status":');
     };
     const out = await adapter({ timeoutMs: 300 }).withdraw(op);
-    expect(out).toEqual({ kind: 'pending', detail: 'test: no reply within 300 ms' });
+    expect(out).toEqual({ kind: 'pending', detail: 'test: no reply within 300 ms', cause: 'timeout' });
   });
 
   it('connection refused: pending', async () => {
@@ -216,7 +219,7 @@ describe('everything unprovable is pending', () => {
     await new Promise((r) => closed.close(r));
     const t0 = Date.now();
     const out = await adapter({ baseUrl: `http://127.0.0.1:${port}` }).withdraw(op);
-    expect(out).toEqual({ kind: 'pending', detail: expect.stringMatching(/^test: ECONNREFUSED /) });
+    expect(out).toEqual({ kind: 'pending', detail: expect.stringMatching(/^test: ECONNREFUSED /), cause: 'connection_error' });
     // Retried once after a pause of 25 to 50 ms: the request was certainly not processed.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(24);
   });
@@ -224,14 +227,14 @@ describe('everything unprovable is pending', () => {
   it('a connection reset by the service (RST) is retried once too', async () => {
     handler = (req) => req.socket.resetAndDestroy();
     const out = await adapter().withdraw(op);
-    expect(out).toEqual({ kind: 'pending', detail: expect.stringMatching(/^test: ECONNRESET /) });
+    expect(out).toEqual({ kind: 'pending', detail: expect.stringMatching(/^test: ECONNRESET /), cause: 'connection_error' });
     expect(seen).toHaveLength(2);
   });
 
   it('a connection reset after the request was read: pending, never failed', async () => {
     handler = (req) => req.socket.destroy();
     const out = await adapter().withdraw(op);
-    expect(out.kind).toBe('pending');
+    expect(out).toEqual({ kind: 'pending', detail: expect.any(String), cause: 'connection_error' });
     // One retry inside the call: safe because the operation is idempotent by req_id.
     expect(seen).toHaveLength(2);
   });
@@ -250,7 +253,7 @@ describe('bounded retry inside one call', () => {
 
   it('503 twice → pending after exactly one retry', async () => {
     handler = (_req, res) => json(res, 503, { status: 'error' });
-    expect((await adapter().withdraw(op)).kind).toBe('pending');
+    expect(await adapter().withdraw(op)).toEqual({ kind: 'pending', detail: expect.any(String), cause: 'server_error' });
     expect(seen).toHaveLength(2);
   });
 
@@ -282,7 +285,7 @@ describe('bounded retry inside one call', () => {
     };
     const t0 = Date.now();
     const out = await adapter({ timeoutMs: 400, retries: 3 }).withdraw(op);
-    expect(out.kind).toBe('pending');
+    expect(out).toEqual({ kind: 'pending', detail: 'test: no reply within 400 ms', cause: 'timeout' });
     expect(Date.now() - t0).toBeLessThan(1_500);
   });
 });
@@ -315,7 +318,7 @@ describe('connections', () => {
     handler = (_req, res) => json(res, 200, { status: 'success' });
     const a = createHttpAdapter({ name: 'test', baseUrl, timeoutMs: 1_000 });
     await a.close();
-    expect(await a.commit(op.reqId)).toEqual({ kind: 'pending', detail: expect.stringMatching(/^test: UND_ERR_DESTROYED /) });
+    expect(await a.commit(op.reqId)).toEqual({ kind: 'pending', detail: expect.stringMatching(/^test: UND_ERR_DESTROYED /), cause: 'connection_error' });
     expect(seen).toEqual([]);
   });
 

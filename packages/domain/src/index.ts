@@ -34,12 +34,22 @@ export type Outcome =
   /** A definite business refusal: the service applied nothing and never will for this req_id. */
   | { kind: 'failed'; reason: string }
   /** The unknown outcome: timeout, reset, 5xx, malformed reply. The call may have applied; ask again later. */
-  | { kind: 'pending'; detail: string };
+  | { kind: 'pending'; detail: string; cause?: PendingCause };
 export type OutcomeKind = Outcome['kind'];
+
+/**
+ * Why an outcome is unknown, for operators (metrics): `timeout` (no reply within the deadline),
+ * `connection_error` (refused, reset, DNS…), `server_error` (HTTP 5xx), `bad_reply` (a reply that is not the
+ * contract's), `in_flight` (the service says it is still working on it), `adapter_error` (the adapter threw),
+ * `unspecified` (an adapter that gives no cause). Never a reason to guess: every cause is retried the same way.
+ */
+export const PENDING_CAUSES = ['timeout', 'connection_error', 'server_error', 'bad_reply', 'in_flight', 'adapter_error', 'unspecified'] as const;
+export type PendingCause = (typeof PENDING_CAUSES)[number];
 
 export const success = (): Outcome => ({ kind: 'success' });
 export const failed = (reason: string): Outcome => ({ kind: 'failed', reason });
-export const pending = (detail: string): Outcome => ({ kind: 'pending', detail });
+export const pending = (detail: string, cause?: PendingCause): Outcome =>
+  cause === undefined ? { kind: 'pending', detail } : { kind: 'pending', detail, cause };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
