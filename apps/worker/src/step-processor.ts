@@ -20,7 +20,13 @@ export interface StepProcessorDeps {
   metrics?: WorkerMetrics;
   /** True once the worker is shutting down: a job in hand is released after its current step. */
   closing: () => boolean;
+  /** Epoch milliseconds and jitter; the simulator (tests/sim) runs on its own. Default: the real clock, Math.random. */
+  clock?: () => number;
+  random?: () => number;
 }
+
+/** The members of a BullMQ job a run uses: the simulator's jobs have these too. */
+export type StepJob = Pick<Job<TransferJobData>, 'data' | 'attemptsStarted' | 'moveToDelayed' | 'moveToWait'>;
 
 function stepError(err: unknown): StepError {
   // The subclass first: an unsettled write is also a kind of unavailability.
@@ -32,7 +38,8 @@ function stepError(err: unknown): StepError {
 /** The processor of `step` jobs; resolves with the terminal state (or `missing`) when the transfer is done. */
 export function createStepProcessor(deps: StepProcessorDeps) {
   const { coordinator, backoff, logger } = deps;
-  return async function runSteps(job: Job<TransferJobData>, token: string): Promise<string> {
+  const clock = deps.clock ?? Date.now;
+  return async function runSteps(job: StepJob, token: string): Promise<string> {
     const reqId = job.data.reqId;
     for (let i = 0; ; i++) {
       let result;
@@ -40,10 +47,10 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         result = await coordinator.step(reqId);
       } catch (err) {
         // Cassandra unreachable or a write with unsettled outcome: nothing was decided; ask again later.
-        const delay = backoffDelay(job.attemptsStarted, backoff);
+        const delay = backoffDelay(job.attemptsStarted, backoff, deps.random);
         deps.metrics?.stepErrors.inc({ error: stepError(err) });
         logger.warn({ req_id: reqId, err: errorMessage(err), delay }, 'step failed; retrying later');
-        await job.moveToDelayed(Date.now() + delay, token);
+        await job.moveToDelayed(clock() + delay, token);
         throw new DelayedError();
       }
       switch (result.kind) {
@@ -58,7 +65,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
           await job.moveToDelayed(result.retryAt.getTime(), token);
           throw new DelayedError();
         case 'lost':
-          await job.moveToDelayed(Date.now() + LOST_RACE_DELAY_MS, token);
+          await job.moveToDelayed(clock() + LOST_RACE_DELAY_MS, token);
           throw new DelayedError();
         case 'corrupt':
           throw new UnrecoverableError(result.error.message);

@@ -1,10 +1,19 @@
 // The safety net: pages the active transfers from Cassandra and re-enqueues those whose next attempt is
 // overdue, so a flushed Redis, a lost job or a killed worker never strands a transfer. It also counts and
 // reports stuck and corrupt transfers; it never resolves anything by guessing.
-import type { Queue } from 'bullmq';
+import type { JobState } from 'bullmq';
 import type { Logger, SweepSnapshot, WorkerMetrics } from '@it/observability';
-import { enqueueTransfer, jobIdFor, type TransferJobData } from '@it/queue';
+import { enqueueTransfer, jobIdFor, type JobAdder } from '@it/queue';
 import type { ScanStats, TransferStore } from '@it/store';
+
+/** What a sweep reads: the Cassandra store in production, an in-memory one in the simulator (tests/sim). */
+export type SweeperStore = Pick<TransferStore, 'scanActive'>;
+
+/** What a sweep asks of the queue: BullMQ's Queue in production, an in-memory one in the simulator. */
+export interface SweeperQueue extends JobAdder {
+  getJobState(jobId: string): Promise<JobState | 'unknown'>;
+  getJob(jobId: string): Promise<{ retry(state: 'failed'): Promise<void> } | undefined>;
+}
 
 export interface SweepReport extends ScanStats {
   overdue: number;
@@ -21,7 +30,7 @@ export interface SweeperOptions {
   clock?: () => Date;
 }
 
-export async function sweep(store: TransferStore, queue: Queue<TransferJobData>, opts: SweeperOptions): Promise<SweepReport> {
+export async function sweep(store: SweeperStore, queue: SweeperQueue, opts: SweeperOptions): Promise<SweepReport> {
   const now = (opts.clock ?? (() => new Date()))();
   let overdue = 0;
   let enqueued = 0;

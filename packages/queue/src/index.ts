@@ -44,7 +44,12 @@ export function createTransferQueue(connection: Redis, prefix: string): Queue<Tr
   return new Queue<TransferJobData>(TRANSFER_QUEUE, { connection, prefix });
 }
 
-export async function enqueueTransfer(queue: Queue<TransferJobData>, reqId: string): Promise<void> {
+/** What enqueueing needs of a queue: BullMQ's Queue, or an in-memory one in the simulator (tests/sim). */
+export interface JobAdder {
+  add(name: string, data: TransferJobData, opts: JobsOptions): Promise<unknown>;
+}
+
+export async function enqueueTransfer(queue: JobAdder, reqId: string): Promise<void> {
   await queue.add(STEP_JOB, { reqId }, { ...STEP_JOB_OPTIONS, jobId: jobIdFor(reqId) });
 }
 
