@@ -92,8 +92,8 @@ function baseEnv(): NodeJS.ProcessEnv {
   };
 }
 
-function start(name: string, script: string, env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, ['--enable-source-maps', script], {
+function start(name: string, script: string, env: NodeJS.ProcessEnv, args: string[] = []) {
+  const child = spawn(process.execPath, ['--enable-source-maps', script, ...args], {
     cwd: appDir,
     env: { ...baseEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -137,6 +137,17 @@ async function ledger(pathname: string, init: { method?: string; body?: unknown 
 }
 
 let before: string[];
+let beforeMigration: { api: { status: number; body: unknown }; worker: number };
+
+/**
+ * The migration Job's command, from the build. NODE_ENV=test only because one local node cannot hold the three
+ * replicas the production guard demands of a new keyspace.
+ */
+async function migrateSchema(schema: 'transfer' | 'ledger') {
+  const migrate = start(`migrate ${schema}`, 'dist/migrate.js', { NODE_ENV: 'test', CASSANDRA_REPLICATION: 'SimpleStrategy:1' }, [schema]);
+  const code = await new Promise<number | null>((resolve) => migrate.child.once('exit', resolve));
+  if (code !== 0) throw new Error(`migration failed:\n${migrate.output.join('')}`);
+}
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'it-production-'));
@@ -159,11 +170,9 @@ beforeAll(async () => {
   if (!asRoot) execFileSync('chmod', ['-R', 'a-w', appDir]);
   before = snapshot(dir);
 
-  // The migration Job's command, from the build; NODE_ENV=test only because one local node cannot hold the
-  // three replicas the production guard demands of a new keyspace.
-  const migrate = start('migrate', 'dist/migrate.js', { NODE_ENV: 'test', CASSANDRA_REPLICATION: 'SimpleStrategy:1' });
-  const migrated = await new Promise<number | null>((resolve) => migrate.child.once('exit', resolve));
-  if (migrated !== 0) throw new Error(`migration failed:\n${migrate.output.join('')}`);
+  // The reference ledgers' schema first (they refuse to start without it); the transfer schema only once the
+  // API and the worker run, as when a release's pods start before its migration Job has finished.
+  await migrateSchema('ledger');
 
   const ledgers = start('ledgers', 'dist/ledgers.js', {
     FUNDING_PORT: String(ports.funding),
@@ -190,6 +199,11 @@ beforeAll(async () => {
     NODE_EXTRA_CA_CERTS: certFile,
   });
   await ready('ledgers', `https://127.0.0.1:${ports.funding}/readyz`, ledgers.output, ledgers.child, true);
+  beforeMigration = {
+    api: await eventually('the API to answer', () => fetch(`http://127.0.0.1:${ports.api}/readyz`).then(async (r) => ({ status: r.status, body: await r.json() }))),
+    worker: await eventually('the worker to answer', () => fetch(`http://127.0.0.1:${ports.worker}/readyz`).then((r) => r.status)),
+  };
+  await migrateSchema('transfer');
   await ready('api', `http://127.0.0.1:${ports.api}/readyz`, api.output, api.child);
   await ready('worker', `http://127.0.0.1:${ports.worker}/readyz`, worker.output, worker.child);
 }, 240_000);
@@ -197,7 +211,7 @@ beforeAll(async () => {
 afterAll(async () => {
   const codes = await Promise.all(running.map((p) => stopped(p.child)));
   running.forEach((p, i) => {
-    if (codes[i] !== 0 && p.name !== 'migrate') console.error(`${p.name} exited ${codes[i]}:\n${p.output.join('')}`);
+    if (codes[i] !== 0 && !p.name.startsWith('migrate')) console.error(`${p.name} exited ${codes[i]}:\n${p.output.join('')}`);
   });
   await tls?.close();
   const cassandra = createCassandraClient(cassandraSettings(loadBaseConfig({ ...process.env, NODE_ENV: 'test' })));
@@ -219,11 +233,20 @@ describe('the production build', () => {
       const js = fs.readFileSync(path.join(appDir, 'dist', `${app}.js`), 'utf8');
       expect(js).not.toMatch(/from ["']tsx|from ["']@it\//);
     }
-    for (const p of running.filter((r) => r.name !== 'migrate')) {
+    for (const p of running.filter((r) => !r.name.startsWith('migrate'))) {
       expect(p.child.exitCode, p.name).toBeNull();
       const uid = /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))?.[1];
       expect(uid, p.name).toBe(String(asRoot ? 65534 : process.getuid?.()));
     }
+  });
+
+  it('waits for its schema migration: not ready before it, ready after it, without a restart', () => {
+    expect(beforeMigration.api).toEqual({
+      status: 503,
+      body: { status: 'unavailable', cassandra: expect.any(String), redis: 'ok', schema: 'migration pending' },
+    });
+    expect(beforeMigration.worker).toBe(503);
+    for (const p of running.filter((r) => !r.name.startsWith('migrate'))) expect(p.child.exitCode, p.name).toBeNull();
   });
 
   it('moves a transfer end to end in production mode, as an unprivileged user on a read-only tree', async () => {
@@ -259,7 +282,7 @@ describe('the production build', () => {
   });
 
   it('stops cleanly on SIGTERM', async () => {
-    const live = running.filter((p) => p.name !== 'migrate');
+    const live = running.filter((p) => !p.name.startsWith('migrate'));
     const codes = await Promise.all(live.map((p) => stopped(p.child)));
     expect(Object.fromEntries(live.map((p, i) => [p.name, codes[i]]))).toEqual({ ledgers: 0, api: 0, worker: 0 });
   });

@@ -4,14 +4,18 @@ import http from 'node:http';
 import { cassandraSettings, indexLayout, type ApiConfig } from '@it/config';
 import { createApiMetrics, createLogger, type Logger } from '@it/observability';
 import { closeServer, errorMessage, listen } from '@it/runtime';
-import { openTransferStore } from '@it/store';
+import { openTransferStore, transferSchemaApplied } from '@it/store';
 import { createAuthenticator } from './auth.ts';
 import { createTransferUseCase } from './create-transfer.ts';
+import { apiDocsRouter } from './api-docs.ts';
 import { createHttpApp } from './http-app.ts';
 import { createLimits } from './limits.ts';
 import { bullBoardRouter, createOpsApp, healthRouter, queueJobCounts } from './ops.ts';
 import { openQueueClient } from './queue-client.ts';
+import { createStreamLimits } from './stream-limits.ts';
+import { transferEventsRouter } from './transfer-events.ts';
 import { transfersRouter } from './transfers.ts';
+import { openTransitionHub } from './transition-hub.ts';
 
 export interface ApiOverrides {
   logger?: Logger;
@@ -64,13 +68,35 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
     idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
     openTransfers: limits,
   });
+  const auth = createAuthenticator(config, logger);
+  // Live event streams: transitions arrive from the workers through Redis (transition-hub.ts).
+  const hub = openTransitionHub(config.REDIS_URL, config.QUEUE_PREFIX, logger);
+  const events = transferEventsRouter({
+    store,
+    auth,
+    hub,
+    limits: createStreamLimits({
+      redis: queueClient.redis,
+      prefix: config.QUEUE_PREFIX,
+      logger,
+      maxPerProcess: config.SSE_MAX_STREAMS,
+      maxPerUser: config.SSE_MAX_STREAMS_PER_USER,
+      heartbeatMs: config.SSE_HEARTBEAT_MS,
+    }),
+    heartbeatMs: config.SSE_HEARTBEAT_MS,
+    logger,
+  });
   const app = createHttpApp({
     health: healthRouter({
       pingCassandra: () => cassandra.execute('SELECT now() FROM system.local', [], { isIdempotent: true, readTimeout: 1_000 }),
+      schemaApplied: () => transferSchemaApplied(cassandra),
       pingRedis: queueClient.ping,
       closing: () => closing,
     }),
-    transfers: transfersRouter({ store, createTransfer, auth: createAuthenticator(config, logger), limits, bodyLimit: config.BODY_LIMIT }),
+    transfers: transfersRouter({ store, createTransfer, auth, limits, bodyLimit: config.BODY_LIMIT }),
+    events: events.router,
+    docs: apiDocsRouter(),
+    corsOrigins: config.CORS_ORIGINS,
     bodyLimit: config.BODY_LIMIT,
     logger,
     httpRequests: metrics.httpRequests,
@@ -94,6 +120,7 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
   async function releaseAll(): Promise<void> {
     await closeServer(server, 0);
     await closeServer(metricsHttp, 0);
+    hub.close();
     await queueClient.close();
     await cassandra.shutdown().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'close: cassandra failed'));
   }
@@ -106,6 +133,8 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
       closed ??= (async () => {
         closing = true;
         logger.info('api stopping: finishing requests in flight');
+        // Event streams never finish on their own: end them (clients reconnect, to another replica).
+        events.close();
         // In-flight POSTs wait up to SYNC_WAIT_MS and then read Cassandra: let them finish first.
         await closeServer(server, overrides.shutdownGraceMs ?? config.SYNC_WAIT_MS + 5_000);
         await releaseAll();

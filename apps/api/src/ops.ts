@@ -18,15 +18,27 @@ const PROBE_TIMEOUT_MS = 1_000;
 export interface HealthDeps {
   pingCassandra: () => Promise<unknown>;
   pingRedis: () => Promise<unknown>;
+  /** Whether the transfer schema this build needs is applied (the migration Job of this release has run). */
+  schemaApplied: () => Promise<boolean>;
   closing: () => boolean;
 }
+
+type Readiness = { ready: boolean; cassandra: string; redis: string; schema: string };
 
 /** Readiness pings Cassandra and Redis: its answer is reused this long, so probes cannot be used to hammer them. */
 const READINESS_CACHE_MS = 1_000;
 
 export function healthRouter(deps: HealthDeps): express.Router {
   const router = express.Router();
-  let cached: { at: number; answer: Promise<{ ready: boolean; cassandra: string; redis: string }> } | undefined;
+  let cached: { at: number; answer: Promise<Readiness> } | undefined;
+  // Once applied, a migration stays applied: stop asking.
+  let schemaSeen = false;
+  const schema = async (): Promise<string> => {
+    if (schemaSeen) return 'ok';
+    const applied = await withDeadline(deps.schemaApplied(), PROBE_TIMEOUT_MS, 'schema').catch(() => undefined);
+    schemaSeen = applied === true;
+    return applied === undefined ? 'unknown' : applied ? 'ok' : 'migration pending';
+  };
   const check = (ping: () => Promise<unknown>) =>
     withDeadline(Promise.resolve().then(ping), PROBE_TIMEOUT_MS, 'probe').then(
       () => 'ok' as const,
@@ -34,10 +46,11 @@ export function healthRouter(deps: HealthDeps): express.Router {
     );
   const readiness = () => {
     if (!cached || Date.now() - cached.at >= READINESS_CACHE_MS) {
-      const answer = Promise.all([check(deps.pingCassandra), check(deps.pingRedis)]).then(([cassandra, redis]) => ({
-        ready: cassandra === 'ok' && redis === 'ok',
+      const answer = Promise.all([check(deps.pingCassandra), check(deps.pingRedis), schema()]).then(([cassandra, redis, schemaState]) => ({
+        ready: cassandra === 'ok' && redis === 'ok' && schemaState === 'ok',
         cassandra,
         redis,
+        schema: schemaState,
       }));
       cached = { at: Date.now(), answer };
     }
@@ -51,8 +64,8 @@ export function healthRouter(deps: HealthDeps): express.Router {
       res.status(503).json({ status: 'unavailable', reason: 'shutting down' });
       return;
     }
-    const { ready, cassandra, redis } = await readiness();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', cassandra, redis });
+    const { ready, ...parts } = await readiness();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', ...parts });
   });
   return router;
 }

@@ -5,13 +5,14 @@ import { createHttpAdapter } from '@it/adapters';
 import { cassandraSettings, indexLayout, type WorkerConfig } from '@it/config';
 import { createLogger, createWorkerMetrics, type Logger } from '@it/observability';
 import { createRedisConnection, createTransferQueue, STEP_JOB, SWEEP_JOB, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
-import { closeServer, createProbeServer, errorMessage, listen } from '@it/runtime';
-import { openTransferStore } from '@it/store';
+import { closeServer, createProbeServer, errorMessage, listen, sleep, throttledWarn } from '@it/runtime';
+import { openTransferStore, REQUIRED_TRANSFER_MIGRATION, transferSchemaApplied } from '@it/store';
 import { Coordinator, type Adapters } from './coordinator.ts';
 import { createStepProcessor } from './step-processor.ts';
 import { readSweepSnapshot, saveSweepSnapshot } from './sweep-report.ts';
 import { snapshotOf, sweep } from './sweeper.ts';
 import { keepSweeperScheduled } from './sweeper-schedule.ts';
+import { createTransitionPublisher, publishingStore } from './transition-publisher.ts';
 
 export interface RunningWorker {
   metricsPort: number;
@@ -47,7 +48,9 @@ export async function startWorker(
     sweepSnapshot: async () => (queueConnection.status === 'ready' ? readSweepSnapshot(queueConnection, config.QUEUE_PREFIX) : undefined),
   });
   const backoff = { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS };
-  const coordinator = new Coordinator(store, adapters, { backoff, leaseMs: config.STEP_LEASE_MS, logger, metrics });
+  // Each applied transition is announced on Redis for the API's live event streams (transition-publisher.ts).
+  const announced = publishingStore(store, createTransitionPublisher(queueConnection, config.QUEUE_PREFIX, logger));
+  const coordinator = new Coordinator(announced, adapters, { backoff, leaseMs: config.STEP_LEASE_MS, logger, metrics });
   let closing = false;
   const runSteps = createStepProcessor({ coordinator, backoff, logger, metrics, closing: () => closing });
 
@@ -81,6 +84,8 @@ export async function startWorker(
       maxStalledCount: 10,
       lockDuration: config.WORKER_LOCK_MS,
       stalledInterval: config.WORKER_LOCK_MS,
+      // Started once the transfer schema this build needs is applied (see below).
+      autorun: false,
     },
   );
   worker.on('failed', (job, err) => {
@@ -101,10 +106,29 @@ export async function startWorker(
   const metricsPort = await listen(probes, config.METRICS_PORT, config.METRICS_HOST);
   logger.info({ concurrency: config.WORKER_CONCURRENCY, metricsPort }, 'worker started');
 
+  // A release's pods may start before its migration Job has finished: take no job (and stay not ready) until
+  // the schema is there, rather than fail steps against tables or columns that do not exist yet.
+  const waiting = throttledWarn(logger, 60_000);
+  const takeJobs = (async () => {
+    while (!closing) {
+      const applied = await transferSchemaApplied(cassandra).catch((err: unknown) => {
+        waiting(err, 'cannot read the schema version yet');
+        return false;
+      });
+      if (applied) {
+        worker.run().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'worker stopped taking jobs'));
+        return;
+      }
+      waiting(`migration ${REQUIRED_TRANSFER_MIGRATION} not applied`, 'waiting for the schema migration (the migration Job, or `npm run migrate`) before taking jobs');
+      await sleep(1_000);
+    }
+  })();
+
   return {
     metricsPort,
     async close() {
       closing = true;
+      await takeJobs;
       stopScheduling();
       // Waits for jobs in hand: each finishes its current step, then releases the job.
       await worker.close();
