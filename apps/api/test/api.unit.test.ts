@@ -125,7 +125,7 @@ describe('identifiers, keys, cursors', () => {
 describe('public status vocabulary', () => {
   const base = {
     reqId: 'r', userId: 1n, assetId: 1, amount: 1n, source: 'funding', target: 'trading', version: 1, transitionId: '',
-    error: null, attempt: 0, nextAttemptAt: null, createdAt: new Date(0), updatedAt: new Date(0),
+    error: null, attempt: 0, nextAttemptAt: null, createdAt: new Date(0), updatedAt: new Date(0), retryRun: null, operatorRetry: null,
   } as const;
   it.each(['init', 'source_pending', 'source_done', 'target_pending', 'finalizing', 'compensating'] as const)('%s → pending', (state) => {
     expect(resultOf({ ...base, state })).toEqual({ req_id: 'r', status: 'pending', message: null });

@@ -8,7 +8,7 @@ import { actionFor, isTerminal, transition, type Event, type Leg, type Operation
 import type { Logger, WorkerMetrics } from '@it/observability';
 import { backoffDelay, type BackoffPolicy } from '@it/queue';
 import { errorMessage } from '@it/runtime';
-import type { TransferRecord, TransferStore } from '@it/store';
+import type { TransferRecord, TransferStore, TransitionNote } from '@it/store';
 
 export type StepResult =
   /** Moved forward; run the next step at once. */
@@ -79,14 +79,14 @@ export class Coordinator {
     let action = actionFor(current.state);
     if (action.kind === 'begin') {
       // Intent before action: the state naming the call in flight is persisted before the call.
-      const begun = await this.move(current, 'begin', { error: current.error, attempt: 0 });
+      const begun = await this.move(current, 'begin', { error: current.error, attempt: 0 }, { event: 'begin', call: null, answer: null });
       if (begun.kind !== 'progressed') return begun;
       current = begun.record;
       action = actionFor(current.state);
     }
     if (action.kind !== 'call') throw new Error(`state ${current.state} has no call to make`);
     const outcome = await this.call(current, action.leg, action.op);
-    return this.record(current, outcome);
+    return this.record(current, outcome, `${current[action.leg]}.${action.op}`);
   }
 
   private async call(record: TransferRecord, leg: Leg, op: Operation): Promise<Outcome> {
@@ -120,7 +120,8 @@ export class Coordinator {
     return outcome;
   }
 
-  private async record(current: TransferRecord, outcome: Outcome): Promise<StepResult> {
+  /** Records `outcome` of `call` (e.g. `funding.withdraw`); the history written with it names both. */
+  private async record(current: TransferRecord, outcome: Outcome, call: string): Promise<StepResult> {
     // An outcome is the saga's event: no translation between the two.
     const event: Event = outcome.kind;
     const t = transition(current.state, event);
@@ -139,25 +140,28 @@ export class Coordinator {
         this.opts.metrics?.anomalies.inc({ kind: current.state === 'finalizing' ? 'commit_refused' : 'rollback_refused' });
         this.opts.logger.error({ req_id: current.reqId, state: current.state, error: detail }, 'anomaly: retrying, needs attention');
       }
-      const res = await this.store.compareAndSet({ from: current, to: t.to, error, attempt, nextAttemptAt: retryAt });
+      const note = { event, call, answer: detail };
+      const res = await this.store.compareAndSet({ from: current, to: t.to, error, attempt, nextAttemptAt: retryAt, note });
       if (!res.applied) return this.lost(current, res.current);
       return { kind: 'deferred', record: res.record, retryAt };
     }
     // The transfer's message is a definite refusal's reason (failed, and rolled_back after compensating), never
     // a detail of an unknown outcome that a later success settled: committed says null.
     const error = outcome.kind === 'failed' ? outcome.reason : current.state === 'compensating' ? current.error : null;
-    return this.move(current, event, { error, attempt: 0 });
+    const answer = outcome.kind === 'failed' ? outcome.reason : null;
+    return this.move(current, event, { error, attempt: 0 }, { event, call, answer });
   }
 
   private async move(
     current: TransferRecord,
     event: Event,
     fields: { error: string | null; attempt: number },
+    note: TransitionNote,
   ): Promise<StepResult> {
     const t = transition(current.state, event);
     if (!t.ok) throw new Error(`coordinator bug: ${t.reason}`);
     const nextAttemptAt = new Date(this.clock().getTime() + this.opts.leaseMs);
-    const res = await this.store.compareAndSet({ from: current, to: t.to, ...fields, nextAttemptAt });
+    const res = await this.store.compareAndSet({ from: current, to: t.to, ...fields, nextAttemptAt, note });
     if (!res.applied) return this.lost(current, res.current);
     this.opts.logger.info({ req_id: current.reqId, from: current.state, to: t.to }, 'transfer moved');
     if (isTerminal(t.to)) {

@@ -30,6 +30,8 @@ function record(state: State, over: Partial<TransferRecord> = {}): TransferRecor
     nextAttemptAt: null,
     createdAt: CREATED,
     updatedAt: CREATED,
+    retryRun: null,
+    operatorRetry: null,
     ...over,
   };
 }
@@ -162,9 +164,12 @@ describe('one step from each resting state', () => {
     expect(funding.calls).toEqual([{ op: 'withdraw', arg: MOVEMENT, stateDuringCall: 'source_pending' }]);
     expect(trading.calls).toEqual([]);
     expect(store.writes.map(({ from, ...w }) => ({ from: [from.state, from.version], ...w }))).toEqual([
-      { from: ['init', 3], to: 'source_pending', error: 'kept', attempt: 0, nextAttemptAt: LEASE },
+      { from: ['init', 3], to: 'source_pending', error: 'kept', attempt: 0, nextAttemptAt: LEASE, note: { event: 'begin', call: null, answer: null } },
       // A definite success clears the message: only a refusal's reason is ever a transfer's message.
-      { from: ['source_pending', 4], to: 'source_done', error: null, attempt: 0, nextAttemptAt: LEASE },
+      {
+        from: ['source_pending', 4], to: 'source_done', error: null, attempt: 0, nextAttemptAt: LEASE,
+        note: { event: 'success', call: 'funding.withdraw', answer: null },
+      },
     ]);
     expect(r).toEqual({ kind: 'progressed', record: store.current() });
     expect(store.current()).toMatchObject({ state: 'source_done', version: 5 });
@@ -199,7 +204,10 @@ describe('one step from each resting state', () => {
     expect(await s.coordinator.step(REQ_ID)).toEqual({ kind: 'progressed', record: s.store.current() });
     expect(s[service].calls).toEqual([{ op, arg, stateDuringCall: state }]);
     // Progress resets the attempt counter; success clears the unknown outcome's detail (committed says null).
-    expect(s.store.writes).toEqual([{ from: record(state, { attempt: 4, error: 'pending: earlier' }), to, error: null, attempt: 0, nextAttemptAt: LEASE }]);
+    expect(s.store.writes).toEqual([{
+      from: record(state, { attempt: 4, error: 'pending: earlier' }), to, error: null, attempt: 0, nextAttemptAt: LEASE,
+      note: { event: 'success', call: `${service}.${op}`, answer: null },
+    }]);
   });
 
   it.each([
@@ -260,6 +268,8 @@ describe('definite refusals', () => {
     const { store, funding, trading, coordinator } = setup(record('target_pending'));
     trading.answer({ kind: 'failed', reason: 'account_frozen' });
     expect(await coordinator.step(REQ_ID)).toEqual({ kind: 'progressed', record: store.current() });
+    // The history written with the transition names the call and the refusal's reason.
+    expect(store.writes[0]?.note).toEqual({ event: 'failed', call: 'trading.deposit', answer: 'account_frozen' });
     expect(store.current()).toMatchObject({ state: 'compensating', error: 'account_frozen', nextAttemptAt: LEASE });
     await coordinator.step(REQ_ID);
     expect(funding.calls.map((c) => [c.op, c.stateDuringCall])).toEqual([['rollback', 'compensating']]);
@@ -275,7 +285,10 @@ describe('unknown outcomes: same state, attempt + 1, retried after the backoff',
     // Attempt 3 with base 1 s: up to 4 s; random() = 1 takes the whole step.
     expect(r).toEqual({ kind: 'deferred', record: store.current(), retryAt: at(4_000) });
     expect(store.writes).toEqual([
-      { from: record('source_pending', { attempt: 2 }), to: 'source_pending', error: 'pending: no reply within 500 ms', attempt: 3, nextAttemptAt: at(4_000) },
+      {
+        from: record('source_pending', { attempt: 2 }), to: 'source_pending', error: 'pending: no reply within 500 ms', attempt: 3, nextAttemptAt: at(4_000),
+        note: { event: 'pending', call: 'funding.withdraw', answer: 'pending: no reply within 500 ms' },
+      },
     ]);
     expect(store.current()).toMatchObject({ state: 'source_pending', attempt: 3, nextAttemptAt: at(4_000) });
     expect(await samples(metrics.anomalies)).toEqual([]);
@@ -313,7 +326,10 @@ describe('anomalies: a refused commit or rollback is retried and raised, never s
     expect(r).toEqual({ kind: 'deferred', record: store.current(), retryAt: at(1_500) });
     const detail = `${anomaly}: rolled_back`;
     const error = kept ? stored : detail;
-    expect(store.writes).toEqual([{ from: record(state, { attempt: 1, error: stored }), to: state, error, attempt: 2, nextAttemptAt: at(1_500) }]);
+    expect(store.writes).toEqual([{
+      from: record(state, { attempt: 1, error: stored }), to: state, error, attempt: 2, nextAttemptAt: at(1_500),
+      note: { event: 'failed', call: `funding.${state === 'finalizing' ? 'commit' : 'rollback'}`, answer: detail },
+    }]);
     expect(await samples(metrics.anomalies)).toEqual([`{"kind":"${kind}"} 1`]);
     expect(logs.filter((l) => l.level === 'error')).toEqual([
       { level: 'error', fields: { req_id: REQ_ID, state, error: detail }, msg: 'anomaly: retrying, needs attention' },

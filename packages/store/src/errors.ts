@@ -2,3 +2,8 @@
 export class InvalidTransferError extends Error {
   override name = 'InvalidTransferError';
 }
+
+/** A paging cursor this store did not hand out (forged, truncated, or from another listing). */
+export class InvalidCursorError extends Error {
+  override name = 'InvalidCursorError';
+}

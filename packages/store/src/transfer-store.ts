@@ -1,14 +1,19 @@
 // The saga's source of truth: one Cassandra row per transfer, changed only by compare-and-set (LWT).
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import {
   conditionalWrite, CorruptRowError, createCassandraClient, serialConsistency, StoreUnavailableError, storeError,
   type CassandraClient, type CassandraSettings, type ResultSet, type Row, type Uuid,
 } from '@it/cassandra';
-import { isAccount, MAX_AMOUNT, MAX_ASSET_ID, MAX_USER_ID, type Account, type Movement } from '@it/domain';
+import { isAccount, isUuid, MAX_AMOUNT, MAX_ASSET_ID, MAX_USER_ID, type Account, type Movement } from '@it/domain';
 import { isState, isTerminal, type State } from '@it/fsm';
-import { InvalidTransferError } from './errors.ts';
+import { InvalidCursorError, InvalidTransferError } from './errors.ts';
 import {
-  belongsTo, bucketStartMs, DEFAULT_INDEX_LAYOUT, indexEntryOf, LEGACY_INDEX_LAYOUT, partitionOf, validateIndexLayout,
+  creationEntry, decodeOperatorRetry, decodeRetryRun, entryOf, foldRetry, historyOf, retryRunValue, type HistoryEntry, type OperatorRetry,
+  type RetryRun, type TransitionNote,
+} from './history.ts';
+import {
+  belongsTo, bucketStartMs, DEFAULT_INDEX_LAYOUT, indexEntryOf, LEGACY_INDEX_LAYOUT, partitionOf, shardOf, validateIndexLayout,
   type IndexBucket, type IndexLayout,
 } from './index-layout.ts';
 
@@ -37,6 +42,10 @@ export interface TransferRecord extends Omit<NewTransfer, 'nextAttemptAt' | 'cre
   nextAttemptAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** Unknown outcomes (and anomalies) met in the current state since it was entered; null when none. */
+  retryRun: RetryRun | null;
+  /** The last operator retry-now, if any (the ops API). */
+  operatorRetry: OperatorRetry | null;
 }
 
 export interface CompareAndSet {
@@ -47,6 +56,8 @@ export interface CompareAndSet {
   attempt: number;
   /** Ignored (cleared) when `to` is terminal. */
   nextAttemptAt: Date | null;
+  /** What caused the write, for the history written with it (event, call, the service's answer). */
+  note?: TransitionNote;
 }
 
 export type CasResult =
@@ -67,8 +78,23 @@ export interface ScanStats {
   failedEpochs: string[];
 }
 
+/** A reconciliation run's summary, as stored in `reconciliation_runs`. */
+export interface ReconciliationRun {
+  runId: string;
+  finishedAt: Date;
+  since: Date;
+  until: Date;
+  checked: number;
+  active: number;
+  mismatches: number;
+  unverified: number;
+  actor: string;
+}
+
 export interface TransferStoreOptions {
   serialConsistency: number;
+  /** Who writes, recorded in the history: a worker's or API's host/pid by default. */
+  actor?: string;
   /** Where active-index entries go (index-layout.ts); default DEFAULT_INDEX_LAYOUT. */
   indexLayout?: IndexLayout;
   clock?: () => Date;
@@ -141,6 +167,8 @@ function toRecord(row: Row): TransferRecord {
     nextAttemptAt: (row.get('next_attempt_at') as Date | null) ?? null,
     createdAt,
     updatedAt: (row.get('updated_at') as Date | null) ?? createdAt,
+    retryRun: decodeRetryRun(row.get('retry_run')),
+    operatorRetry: decodeOperatorRetry(row.get('operator_retry')),
   };
 }
 
@@ -150,11 +178,46 @@ export function openTransferStore(settings: CassandraSettings, opts: Omit<Transf
   return { client, store: new TransferStore(client, { serialConsistency: serialConsistency(settings), ...opts }) };
 }
 
+const INSERT_COLUMNS =
+  'req_id, user_id, asset_id, amount, source, target, state, version, transition_id, error, attempt, next_attempt_at, created_at, updated_at, history';
 const COLUMNS =
-  'req_id, user_id, asset_id, amount, source, target, state, version, transition_id, error, attempt, next_attempt_at, created_at, updated_at';
+  'req_id, user_id, asset_id, amount, source, target, state, version, transition_id, error, attempt, next_attempt_at, created_at, updated_at, retry_run, operator_retry';
+
+/** Transfers created in one hour are spread over this many `transfers_by_hour` partitions (by req_id). */
+export const HOUR_SHARDS = 16;
+const HOUR_MS = 3_600_000;
+
+/** The `transfers_by_hour` partition of a transfer: its hour's start and its shard. */
+export function hourPartitionOf(reqId: string, createdAt: Date): { hour: bigint; shard: number } {
+  return { hour: BigInt(Math.floor(createdAt.getTime() / HOUR_MS) * HOUR_MS), shard: shardOf(reqId, HOUR_SHARDS) };
+}
+
+/** Position in the active-index walk of `listActive`, opaque to callers. */
+interface ActiveCursor {
+  bucket: bigint;
+  shard: number;
+  after: string | null;
+}
+
+function encodeCursor(c: ActiveCursor): string {
+  return Buffer.from(JSON.stringify({ b: c.bucket.toString(), s: c.shard, r: c.after })).toString('base64url');
+}
+
+function decodeCursor(value: string): ActiveCursor {
+  try {
+    const v = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as { b?: unknown; s?: unknown; r?: unknown };
+    if (typeof v.b !== 'string' || !/^\d+$/.test(v.b) || !Number.isInteger(v.s) || (v.r !== null && (typeof v.r !== 'string' || !isUuid(v.r)))) {
+      throw new Error('shape');
+    }
+    return { bucket: BigInt(v.b), shard: v.s as number, after: v.r };
+  } catch {
+    throw new InvalidCursorError('cursor is not a value this API returned');
+  }
+}
 
 export class TransferStore {
   private readonly clock: () => Date;
+  private readonly actor: string;
   private readonly layout: IndexLayout;
   private registeredBucket: bigint | undefined;
 
@@ -163,6 +226,7 @@ export class TransferStore {
     private readonly opts: TransferStoreOptions,
   ) {
     this.clock = opts.clock ?? (() => new Date());
+    this.actor = opts.actor ?? `${hostname()}/${process.pid}`;
     this.layout = opts.indexLayout ?? DEFAULT_INDEX_LAYOUT;
     validateIndexLayout(this.layout);
   }
@@ -182,6 +246,31 @@ export class TransferStore {
     return row ? toRecord(row) : undefined;
   }
 
+  /** A row, or the CorruptRowError this version met reading it (listings report it instead of failing). */
+  private async readOrCorrupt(reqId: string): Promise<TransferRecord | CorruptRowError | undefined> {
+    try {
+      return await this.get(reqId);
+    } catch (err) {
+      if (err instanceof CorruptRowError) return err;
+      throw err;
+    }
+  }
+
+  /** The row and its history (oldest first), or undefined when there is no such transfer. */
+  async getWithHistory(reqId: string): Promise<{ record: TransferRecord; history: HistoryEntry[] } | undefined> {
+    let rs: ResultSet;
+    try {
+      rs = await this.client.execute(`SELECT ${COLUMNS}, history FROM transfers WHERE req_id = ?`, [reqId], {
+        prepare: true,
+        isIdempotent: true,
+      });
+    } catch (err) {
+      throw storeError(err, 'read transfer history');
+    }
+    const row = rs.first();
+    return row ? { record: toRecord(row), history: historyOf(row.get('history')) } : undefined;
+  }
+
   /**
    * Writes a new transfer in state `init`, or returns the existing one with that req_id. The active-index
    * entry and the user's listing entry are written first, so no crash can leave a transfer the sweeper
@@ -191,9 +280,15 @@ export class TransferStore {
     validateNewTransfer(t);
     const createdAt = t.createdAt ?? this.clock();
     const entry = indexEntryOf(t.reqId, createdAt, this.layout);
+    const hour = hourPartitionOf(t.reqId, createdAt);
     const transitionId = randomUUID();
     try {
       await Promise.all([
+        this.client.execute(
+          'INSERT INTO transfers_by_hour (hour, shard, created_at, req_id) VALUES (?, ?, ?, ?)',
+          [hour.hour, hour.shard, createdAt, t.reqId],
+          { prepare: true, isIdempotent: true },
+        ),
         this.client.execute('INSERT INTO active_transfers (epoch, req_id) VALUES (?, ?)', [entry.partition, t.reqId], {
           prepare: true,
           isIdempotent: true,
@@ -218,14 +313,16 @@ export class TransferStore {
       attempt: 0,
       createdAt,
       updatedAt: createdAt,
+      retryRun: null,
+      operatorRetry: null,
     };
     const write = await conditionalWrite(
       () =>
         this.client.execute(
-          `INSERT INTO transfers (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+          `INSERT INTO transfers (${INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
           [
             t.reqId, t.userId, t.assetId, t.amount, t.source, t.target, 'init', 1, transitionId, null, 0,
-            t.nextAttemptAt, createdAt, createdAt,
+            t.nextAttemptAt, createdAt, createdAt, { 1: creationEntry(createdAt, this.actor) },
           ],
           { prepare: true, isIdempotent: false },
         ),
@@ -251,6 +348,10 @@ export class TransferStore {
     const { from } = req;
     const now = this.clock();
     const terminal = isTerminal(req.to);
+    const note = req.note ?? { event: null, call: null, answer: null };
+    // The history is written by this same statement: a self-transition (an unknown outcome, an anomaly)
+    // extends the run of retries; a change of state appends its entry, folding the run in, and ends the run.
+    const folded = req.to === from.state;
     const next: TransferRecord = {
       ...from,
       state: req.to,
@@ -260,15 +361,18 @@ export class TransferStore {
       attempt: req.attempt,
       nextAttemptAt: terminal ? null : req.nextAttemptAt,
       updatedAt: now,
+      retryRun: folded ? foldRetry(from.retryRun, now, note.answer, this.actor) : null,
     };
+    const set = 'state = ?, version = ?, transition_id = ?, error = ?, attempt = ?, next_attempt_at = ?, updated_at = ?, retry_run = ?';
+    const values = [next.state, next.version, next.transitionId, next.error, next.attempt, next.nextAttemptAt, now, retryRunValue(next.retryRun)];
+    const [query, params] = folded
+      ? [`UPDATE transfers SET ${set} WHERE req_id = ? IF state = ? AND version = ?`, [...values, from.reqId, from.state, from.version]]
+      : [
+          `UPDATE transfers SET ${set}, history = history + ? WHERE req_id = ? IF state = ? AND version = ?`,
+          [...values, { [next.version]: entryOf(from, next, note, this.actor) }, from.reqId, from.state, from.version],
+        ];
     const write = await conditionalWrite(
-      () =>
-        this.client.execute(
-          `UPDATE transfers SET state = ?, version = ?, transition_id = ?, error = ?, attempt = ?, next_attempt_at = ?, updated_at = ?
-           WHERE req_id = ? IF state = ? AND version = ?`,
-          [next.state, next.version, next.transitionId, next.error, next.attempt, next.nextAttemptAt, now, from.reqId, from.state, from.version],
-          { prepare: true, isIdempotent: false },
-        ),
+      () => this.client.execute(query, params, { prepare: true, isIdempotent: false }),
       () => this.get(from.reqId, { serial: true }),
       `write to transfer ${from.reqId}`,
     );
@@ -279,6 +383,41 @@ export class TransferStore {
     }
     if (terminal) await this.unindex(next);
     return { applied: true, record: next };
+  }
+
+  /**
+   * An operator's retry-now: makes an active transfer due at `dueAt` and records who asked, by a
+   * compare-and-set on the state and version read (a step landing meanwhile is re-read and the request
+   * applied to the new row). Changes no saga column: state, version, attempt and history stay as they are.
+   */
+  async requestRetry(
+    reqId: string,
+    operator: string,
+    dueAt: Date,
+  ): Promise<{ kind: 'due'; record: TransferRecord } | { kind: 'terminal'; record: TransferRecord } | { kind: 'missing' }> {
+    for (let round = 0; ; round++) {
+      const current = await this.get(reqId, { serial: round > 0 });
+      if (!current) return { kind: 'missing' };
+      if (isTerminal(current.state)) return { kind: 'terminal', record: current };
+      const now = this.clock();
+      const mark: OperatorRetry = { times: (current.operatorRetry?.times ?? 0) + 1, lastAt: now, operator };
+      const write = await conditionalWrite(
+        () =>
+          this.client.execute(
+            'UPDATE transfers SET next_attempt_at = ?, operator_retry = ? WHERE req_id = ? IF state = ? AND version = ?',
+            [dueAt, { times: mark.times, last_at: mark.lastAt, operator }, reqId, current.state, current.version],
+            { prepare: true, isIdempotent: false },
+          ),
+        () => this.get(reqId, { serial: true }),
+        `retry of transfer ${reqId}`,
+      );
+      const applied = write.settled
+        ? write.value?.operatorRetry?.lastAt.getTime() === now.getTime() && write.value.operatorRetry.operator === operator
+        : write.applied;
+      if (applied) return { kind: 'due', record: { ...current, nextAttemptAt: dueAt, operatorRetry: mark } };
+      // The saga moved meanwhile: a few rounds always suffice, as every step waits for an adapter call.
+      if (round >= 4) throw new StoreUnavailableError(`retry of transfer ${reqId} kept losing to the saga`);
+    }
   }
 
   /** The bucket counts as current while the sweeper cannot drop it: this one and the one before. */
@@ -452,6 +591,151 @@ export class TransferStore {
       }
     }
     return true;
+  }
+
+  /**
+   * Active transfers, oldest bucket first, read from the active index (never from the table): up to `limit`
+   * that pass `filter`, looking at no more than `maxScan` index entries per call. `nextCursor` continues
+   * where this call stopped (null when the index is exhausted). Read-only: entries of finished transfers
+   * are skipped here and cleaned by the sweeper.
+   */
+  async listActive(opts: {
+    limit: number;
+    cursor?: string;
+    maxScan?: number;
+    filter?: (record: TransferRecord) => boolean;
+  }): Promise<{ items: TransferRecord[]; corrupt: string[]; scanned: number; nextCursor: string | null }> {
+    const maxScan = opts.maxScan ?? 10_000;
+    const from = opts.cursor !== undefined ? decodeCursor(opts.cursor) : undefined;
+    const items: TransferRecord[] = [];
+    const corrupt: string[] = [];
+    let scanned = 0;
+    const read = async (query: string, params: unknown[]) => {
+      try {
+        return await this.client.execute(query, params, { prepare: true, isIdempotent: true });
+      } catch (err) {
+        throw storeError(err, 'list active transfers');
+      }
+    };
+    const registry = await read('SELECT epoch, bucket_ms, shards FROM active_epochs WHERE shard = 0', []);
+    for (const row of registry.rows) {
+      const bucket = toBucket(row);
+      if (from && bucket.key < from.bucket) continue;
+      const firstShard = from && bucket.key === from.bucket ? from.shard : 0;
+      for (let shard = firstShard; shard < bucket.layout.shards; shard++) {
+        let after = from && bucket.key === from.bucket && shard === from.shard ? from.after : null;
+        for (;;) {
+          const room = Math.min(200, maxScan - scanned);
+          if (room <= 0) return { items, corrupt, scanned, nextCursor: encodeCursor({ bucket: bucket.key, shard, after }) };
+          const page = after
+            ? await read('SELECT req_id FROM active_transfers WHERE epoch = ? AND req_id > ? LIMIT ?', [partitionOf(bucket, shard), after, room])
+            : await read('SELECT req_id FROM active_transfers WHERE epoch = ? LIMIT ?', [partitionOf(bucket, shard), room]);
+          const reqIds = page.rows.map((r) => String(r.get('req_id')));
+          const records = await Promise.all(
+            reqIds.map((reqId) => this.readOrCorrupt(reqId)),
+          );
+          for (const [i, reqId] of reqIds.entries()) {
+            scanned++;
+            after = reqId;
+            const record = records[i];
+            if (record instanceof CorruptRowError) corrupt.push(reqId);
+            else if (record && !isTerminal(record.state) && belongsTo(bucket, partitionOf(bucket, shard), reqId, record.createdAt)) {
+              if (!opts.filter || opts.filter(record)) items.push(record);
+              if (items.length >= opts.limit) {
+                return { items, corrupt, scanned, nextCursor: encodeCursor({ bucket: bucket.key, shard, after }) };
+              }
+            }
+          }
+          if (reqIds.length < room) break;
+        }
+      }
+    }
+    return { items, corrupt, scanned, nextCursor: null };
+  }
+
+  /**
+   * Every transfer created in [since, until), an hour partition at a time, in pages of `pageSize` rows:
+   * `visit` gets each page's rows (undefined where the row is missing: a create that never completed), and
+   * the next page is read only after it returns, so memory stays bounded by one page whatever the window.
+   */
+  async forEachCreated(
+    since: Date,
+    until: Date,
+    visit: (page: { reqId: string; record: TransferRecord | CorruptRowError | undefined }[]) => Promise<void>,
+    opts: { pageSize?: number } = {},
+  ): Promise<{ pages: number; rows: number }> {
+    const pageSize = opts.pageSize ?? 500;
+    let pages = 0;
+    let rows = 0;
+    const first = Math.floor(since.getTime() / HOUR_MS) * HOUR_MS;
+    for (let hour = first; hour < until.getTime(); hour += HOUR_MS) {
+      for (let shard = 0; shard < HOUR_SHARDS; shard++) {
+        let pageState: string | undefined;
+        do {
+          let page: ResultSet;
+          try {
+            page = await this.client.execute(
+              'SELECT req_id FROM transfers_by_hour WHERE hour = ? AND shard = ? AND created_at >= ? AND created_at < ?',
+              [BigInt(hour), shard, since, until],
+              { prepare: true, isIdempotent: true, fetchSize: pageSize, ...(pageState ? { pageState } : {}) },
+            );
+          } catch (err) {
+            throw storeError(err, 'read transfers by hour');
+          }
+          pages++;
+          rows += page.rowLength;
+          pageState = page.pageState ?? undefined;
+          const reqIds = page.rows.map((r) => String(r.get('req_id')));
+          const records = await Promise.all(
+            reqIds.map((reqId) => this.readOrCorrupt(reqId)),
+          );
+          if (reqIds.length) await visit(reqIds.map((reqId, i) => ({ reqId, record: records[i] })));
+        } while (pageState);
+      }
+    }
+    return { pages, rows };
+  }
+
+  /** Stores a reconciliation run's summary (the API exports the latest as metrics). */
+  async recordReconciliation(run: ReconciliationRun): Promise<void> {
+    try {
+      await this.client.execute(
+        `INSERT INTO reconciliation_runs (scope, finished_at, run_id, since, until, checked, active, mismatches, unverified, actor)
+         VALUES ('all', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [run.finishedAt, run.runId, run.since, run.until, BigInt(run.checked), BigInt(run.active), BigInt(run.mismatches), BigInt(run.unverified), run.actor],
+        { prepare: true, isIdempotent: true },
+      );
+    } catch (err) {
+      throw storeError(err, 'record reconciliation');
+    }
+  }
+
+  /** The latest reconciliation run, if any was recorded in the last 90 days. */
+  async lastReconciliation(): Promise<ReconciliationRun | undefined> {
+    let rs: ResultSet;
+    try {
+      rs = await this.client.execute(
+        "SELECT finished_at, run_id, since, until, checked, active, mismatches, unverified, actor FROM reconciliation_runs WHERE scope = 'all' LIMIT 1",
+        [],
+        { prepare: true, isIdempotent: true },
+      );
+    } catch (err) {
+      throw storeError(err, 'read reconciliation');
+    }
+    const row = rs.first();
+    if (!row) return undefined;
+    const n = (name: string) => Number(row.get(name) as bigint | null ?? 0n);
+    return {
+      finishedAt: row.get('finished_at') as Date,
+      runId: String(row.get('run_id')),
+      since: row.get('since') as Date,
+      until: row.get('until') as Date,
+      checked: n('checked'),
+      active: n('active'),
+      mismatches: n('mismatches'),
+      unverified: n('unverified'),
+      actor: (row.get('actor') as string | null) ?? '',
+    };
   }
 
   /** A user's transfers, newest first; `cursor` is the opaque value the previous page returned. */
