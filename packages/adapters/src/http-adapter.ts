@@ -4,7 +4,7 @@ import { Pool } from 'undici';
 import { z } from 'zod';
 import { failed, pending, success, type Movement, type Outcome } from '@it/domain';
 import { errorMessage, sleep } from '@it/runtime';
-import type { LedgerAdapter } from './types.ts';
+import type { LedgerAdapter, LedgerReader } from './types.ts';
 
 export interface HttpAdapterOptions {
   /** 'funding', 'trading' or a custom service's name, for logs and metrics. */
@@ -30,6 +30,17 @@ const opReplySchema = z.discriminatedUnion('status', [
   z.object({ status: z.literal('success') }),
   z.object({ status: z.literal('failed'), reason: reasonSchema }),
 ]);
+/** The query reply read in full (docs/adapter-contract.md, Reconciliation). */
+const int64String = z.string().regex(/^[1-9][0-9]{0,18}$/).transform((v) => BigInt(v));
+const lookupReplySchema = z.object({
+  kind: z.string().min(1).max(40),
+  status: z.enum(['success', 'failed', 'pending']),
+  state: z.string().min(1).max(40).nullable().optional(),
+  reason: z.string().min(1).max(500).nullable().optional(),
+  user_id: int64String.nullable().optional(),
+  asset_id: z.number().int().positive().nullable().optional(),
+  amount: int64String.nullable().optional(),
+});
 const queryReplySchema = z.discriminatedUnion('status', [
   z.object({ status: z.literal('success') }),
   z.object({ status: z.literal('failed'), reason: reasonSchema }),
@@ -56,7 +67,7 @@ type Attempt =
 
 class ReplyTooLarge extends Error {}
 
-export function createHttpAdapter(opts: HttpAdapterOptions): LedgerAdapter {
+export function createHttpAdapter(opts: HttpAdapterOptions): LedgerAdapter & LedgerReader {
   const url = new URL(opts.baseUrl);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${opts.name}: baseUrl must be http(s)`);
   if (!(opts.timeoutMs > 0)) throw new Error(`${opts.name}: timeoutMs must be positive`);
@@ -187,6 +198,25 @@ export function createHttpAdapter(opts: HttpAdapterOptions): LedgerAdapter {
         case 'pending':
           return pending(`${opts.name}: ${reqId} is still in flight`, 'in_flight');
       }
+    },
+    async lookup(reqId) {
+      const a = await call('GET', `/v1/ops/${encodeURIComponent(reqId)}`, undefined);
+      if (a.kind === 'reply' && a.status === 404 && (a.body as { status?: unknown } | undefined)?.status === 'not_found') {
+        return { kind: 'not_found' };
+      }
+      const parsed = a.kind === 'reply' && a.status === 200 ? lookupReplySchema.safeParse(a.body) : undefined;
+      if (!parsed?.success) {
+        const outcome = notDefinite(a);
+        return { kind: 'unknown', detail: outcome.kind === 'pending' ? outcome.detail : 'no answer' };
+      }
+      const r = parsed.data;
+      return {
+        kind: 'found',
+        op: {
+          opKind: r.kind, status: r.status, state: r.state ?? null, reason: r.reason ?? null,
+          userId: r.user_id ?? null, assetId: r.asset_id ?? null, amount: r.amount ?? null,
+        },
+      };
     },
     async close() {
       await pool.close();
