@@ -5,6 +5,7 @@ import { CorruptRowError, InvalidPagingStateError, StoreUnavailableError } from 
 import type { HttpRequestMetric, Logger } from '@it/observability';
 import { clientError, requestMetrics } from '@it/runtime';
 import { InvalidTransferError } from '@it/store';
+import { corsFor } from './cors.ts';
 import { sendGetError, sendPostError } from './wire.ts';
 
 const STORAGE_UNAVAILABLE = 'storage unavailable, retry later';
@@ -12,6 +13,12 @@ const STORAGE_UNAVAILABLE = 'storage unavailable, retry later';
 export interface HttpAppParts {
   health: express.Router;
   transfers: express.Router;
+  /** GET /api/v1/transfer/{req_id}/events (transfer-events.ts). */
+  events: express.Router;
+  /** GET /api/v1/openapi.json and /api/docs (api-docs.ts). */
+  docs: express.Router;
+  /** CORS_ORIGINS: browser origins allowed to call /api; empty: CORS off. */
+  corsOrigins: readonly string[];
   bodyLimit: string;
   logger: Logger;
   /** `internal_transfer_http_request_duration_seconds`: every request, by route template and status. */
@@ -66,8 +73,11 @@ export function createHttpApp(parts: HttpAppParts): express.Express {
   app.set('etag', false);
   app.use(requestMetrics(parts.httpRequests));
   app.use(requestLog(parts.logger));
+  if (parts.corsOrigins.length) app.use('/api', corsFor(parts.corsOrigins));
   app.use(parts.health);
   app.use(parts.transfers);
+  app.use(parts.events);
+  app.use(parts.docs);
   app.use((req, res) => {
     if (req.method === 'POST') sendPostError(res, 404, `no route ${req.method} ${req.path}`);
     else sendGetError(res, 404, 'Not found');

@@ -1,14 +1,13 @@
 // The public transfer endpoints (SPEC §4) as HTTP: parse, authorize, call the use case or the store, and map
 // the answer to a status and a body. What creating a transfer means lives in create-transfer.ts.
 import express from 'express';
-import { isUuid } from '@it/domain';
 import { isTerminal } from '@it/fsm';
 import { jsonBody } from '@it/runtime';
 import type { TransferStore } from '@it/store';
 import { callerOf, requireCaller, type Authenticator } from './auth.ts';
 import type { createTransferUseCase } from './create-transfer.ts';
 import type { Limits } from './limits.ts';
-import { encodeCursor, parseIdempotencyKey, parseListQuery, parseTransferBody } from './validation.ts';
+import { encodeCursor, parseIdempotencyKey, parseListQuery, parseReqId, parseTransferBody } from './validation.ts';
 import { sendGetError, sendPostError, sendResult, transferView } from './wire.ts';
 
 export interface TransferRoutesDeps {
@@ -55,10 +54,10 @@ export function transfersRouter(deps: TransferRoutesDeps): express.Router {
   });
 
   router.get('/api/v1/transfer/:req_id', requireCaller(auth, 'read'), async (req, res) => {
-    const id = req.params.req_id;
-    if (typeof id !== 'string' || !isUuid(id)) return sendGetError(res, 400, 'Invalid req_id format');
-    res.locals.reqId = id.toLowerCase();
-    const record = await store.get(id.toLowerCase());
+    const id = parseReqId(req.params.req_id);
+    if (id === undefined) return sendGetError(res, 400, 'Invalid req_id format');
+    res.locals.reqId = id;
+    const record = await store.get(id);
     // Another user's transfer is indistinguishable from a missing one. No user at all is AUTH_MODE=none only.
     const { userId } = callerOf(res);
     if (!record || (userId !== undefined && record.userId !== userId)) return sendGetError(res, 404, 'Transfer not found');

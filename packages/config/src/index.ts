@@ -20,6 +20,9 @@ export const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 export const DEV_OPS_PASSWORD = 'dev-ops-password';
 /** What the reference ledgers accept, and the worker sends them, on a developer's machine only. */
 export const DEV_LEDGER_SERVICE_TOKEN = 'dev-ledger-service-token';
+/** Where `npm start` runs the reference ledgers. */
+const DEV_FUNDING_URL = 'http://127.0.0.1:8081';
+const DEV_TRADING_URL = 'http://127.0.0.1:8082';
 
 const replication = z
   .string()
@@ -58,6 +61,17 @@ export type BaseConfig = z.infer<typeof baseSchema>;
 /** A schema's output once loaded: its secrets are filled in (given, or a development default) or refused. */
 type WithSecrets<T, K extends keyof T> = Omit<T, K> & { [P in K]: string };
 
+/** An exact web origin as browsers send it in `Origin` (a wildcard is not one, though URL would parse it). */
+function isOrigin(value: string): boolean {
+  if (value.includes('*')) return false;
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === value;
+  } catch {
+    return false;
+  }
+}
+
 const apiSchema = baseSchema.extend({
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port.default(8080),
@@ -87,15 +101,49 @@ const apiSchema = baseSchema.extend({
   RATE_LIMIT_POSTS_PER_MINUTE: positiveInt.max(100_000).default(120),
   SYNC_WAIT_MAX_WAITING: positiveInt.max(100_000).default(1_000),
   MAX_OPEN_TRANSFERS_PER_USER: positiveInt.max(100_000).default(50),
+  // The ops API (docs/operations.md): active longer than STUCK_AFTER_MS, or its next attempt passed by more than
+  // OVERDUE_AFTER_MS, is stuck. Reconciliation from the ops API reads the ledgers as the worker does: both URLs
+  // (defaults on a developer's machine only) and their tokens; without them the endpoint answers 503.
+  STUCK_AFTER_MS: positiveInt.default(5 * 60_000),
+  OVERDUE_AFTER_MS: positiveInt.default(30_000),
+  FUNDING_URL: z.string().url().optional(),
+  TRADING_URL: z.string().url().optional(),
+  FUNDING_TOKEN: z.string().min(16).optional(),
+  TRADING_TOKEN: z.string().min(16).optional(),
+  ADAPTER_TIMEOUT_MS: positiveInt.default(3_000),
+  // Browser origins allowed to call the public API (CORS), comma-separated `scheme://host[:port]`; none: off.
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const origins = value.split(',').map((o) => o.trim()).filter(Boolean);
+      for (const o of origins) if (!isOrigin(o)) ctx.addIssue(`${o} is not an origin (scheme://host[:port], no path, no trailing slash, no wildcard)`);
+      return origins;
+    }),
+  // Live event streams (GET /api/v1/transfer/{req_id}/events): heartbeat interval (each also re-reads the
+  // transfer from Cassandra), open streams per process, open streams per user across every replica.
+  SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+  SSE_MAX_STREAMS: positiveInt.max(100_000).default(1_000),
+  SSE_MAX_STREAMS_PER_USER: positiveInt.max(1_000).default(5),
 });
-export type ApiConfig = WithSecrets<z.infer<typeof apiSchema>, 'OPS_PASSWORD'>;
+/** Where the API's reconciliation (ops API) reaches the ledgers, and with which credentials. */
+export interface LedgerAccess {
+  fundingUrl: string;
+  tradingUrl: string;
+  fundingToken: string;
+  tradingToken: string;
+}
+export type ApiConfig = WithSecrets<Omit<z.infer<typeof apiSchema>, 'FUNDING_TOKEN' | 'TRADING_TOKEN'>, 'OPS_PASSWORD'> & {
+  /** Set when FUNDING_URL and TRADING_URL are (by default on a developer's machine): reconciliation from the ops API. */
+  RECONCILE_LEDGERS: LedgerAccess | undefined;
+};
 
 const workerSchema = baseSchema.extend({
   WORKER_CONCURRENCY: positiveInt.max(256).default(16),
   // BullMQ job lock; a worker that dies mid-step frees its job after this long (stalled-job check).
   WORKER_LOCK_MS: positiveInt.min(1_000).default(30_000),
-  FUNDING_URL: z.string().url().default('http://127.0.0.1:8081'),
-  TRADING_URL: z.string().url().default('http://127.0.0.1:8082'),
+  FUNDING_URL: z.string().url().default(DEV_FUNDING_URL),
+  TRADING_URL: z.string().url().default(DEV_TRADING_URL),
   // Sent to each service as `Authorization: Bearer <token>` (docs/adapter-contract.md).
   FUNDING_TOKEN: z.string().min(16).optional(),
   TRADING_TOKEN: z.string().min(16).optional(),
@@ -199,6 +247,30 @@ export function loadBaseConfig(env: NodeJS.ProcessEnv = process.env): BaseConfig
   return finish(c, modeOf(c.NODE_ENV, []), []);
 }
 
+/** The ledgers for the API's reconciliation: both URLs (local ones by default in development) and their tokens, or none. */
+function ledgerAccess(
+  c: { FUNDING_URL?: string | undefined; TRADING_URL?: string | undefined },
+  fundingToken: string | undefined,
+  tradingToken: string | undefined,
+  mode: Mode,
+  problems: string[],
+): LedgerAccess | undefined {
+  const fundingUrl = c.FUNDING_URL ?? (mode.devDefaults ? DEV_FUNDING_URL : undefined);
+  const tradingUrl = c.TRADING_URL ?? (mode.devDefaults ? DEV_TRADING_URL : undefined);
+  if (fundingUrl === undefined || tradingUrl === undefined) {
+    if (fundingUrl !== tradingUrl) problems.push('FUNDING_URL and TRADING_URL go together (reconciliation from the ops API reads both)');
+    return undefined;
+  }
+  httpsInProduction('FUNDING_URL', fundingUrl, mode, problems);
+  httpsInProduction('TRADING_URL', tradingUrl, mode, problems);
+  return {
+    fundingUrl,
+    tradingUrl,
+    fundingToken: secret('FUNDING_TOKEN', fundingToken, DEV_LEDGER_SERVICE_TOKEN, mode, problems),
+    tradingToken: secret('TRADING_TOKEN', tradingToken, DEV_LEDGER_SERVICE_TOKEN, mode, problems),
+  };
+}
+
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const c = parseEnv(apiSchema, env);
   const mode = modeOf(c.NODE_ENV, [c.API_HOST, c.METRICS_HOST]);
@@ -215,7 +287,15 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     if (mode.production && !c.JWT_ISSUER) problems.push('JWT_ISSUER is required in production');
     if (mode.production && !c.JWT_AUDIENCE) problems.push('JWT_AUDIENCE is required in production');
   }
-  const loaded: ApiConfig = { ...c, OPS_PASSWORD: secret('OPS_PASSWORD', c.OPS_PASSWORD, DEV_OPS_PASSWORD, mode, problems) };
+  if (mode.production) {
+    for (const o of c.CORS_ORIGINS) if (!o.startsWith('https://')) problems.push(`CORS_ORIGINS must be https in production (${o})`);
+  }
+  const { FUNDING_TOKEN, TRADING_TOKEN, ...rest } = c;
+  const loaded: ApiConfig = {
+    ...rest,
+    OPS_PASSWORD: secret('OPS_PASSWORD', c.OPS_PASSWORD, DEV_OPS_PASSWORD, mode, problems),
+    RECONCILE_LEDGERS: ledgerAccess(c, FUNDING_TOKEN, TRADING_TOKEN, mode, problems),
+  };
   return finish(loaded, mode, problems);
 }
 

@@ -71,3 +71,4 @@ export async function deleteQueueKeys(redis: Redis, prefix: string): Promise<num
 }
 
 export * from './backoff.ts';
+export * from './transitions.ts';
