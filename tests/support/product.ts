@@ -57,6 +57,8 @@ export class Product {
   readonly keyspace = `e2e_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   readonly redisUrl = REDIS_URL;
   readonly apiUrl: string;
+  /** The API's ops listener: /metrics and Bull Board. */
+  readonly opsUrl: string;
   readonly ledgerUrl: Record<Account, string>;
   ledgers!: AppProcess;
   api!: AppProcess;
@@ -68,6 +70,7 @@ export class Product {
     const p = opts.basePort + Number(process.env.E2E_PORT_OFFSET ?? 0);
     this.ports = { api: p, funding: p + 1, trading: p + 2, apiMetrics: p + 3, workerMetrics: p + 10 };
     this.apiUrl = `http://127.0.0.1:${this.ports.api}`;
+    this.opsUrl = `http://127.0.0.1:${this.ports.apiMetrics}`;
     this.ledgerUrl = { funding: `http://127.0.0.1:${this.ports.funding}`, trading: `http://127.0.0.1:${this.ports.trading}` };
   }
 

@@ -3,7 +3,7 @@
 // only performs.
 import type { LedgerAdapter } from '@it/adapters';
 import { CorruptRowError } from '@it/cassandra';
-import { PENDING_CAUSES, pending, type Account, type Outcome } from '@it/domain';
+import { PENDING_CAUSES, pending, type Account, type Outcome, type OutcomeKind } from '@it/domain';
 import { actionFor, isTerminal, transition, type Event, type Leg, type Operation, type State } from '@it/fsm';
 import type { Logger, WorkerMetrics } from '@it/observability';
 import { backoffDelay, type BackoffPolicy } from '@it/queue';
@@ -34,6 +34,9 @@ export interface CoordinatorOptions {
 
 export type Adapters = Record<Account, LedgerAdapter>;
 
+const OPERATIONS = ['withdraw', 'deposit', 'commit', 'rollback'] as const satisfies readonly Operation[];
+const OUTCOME_KINDS = ['success', 'failed', 'pending'] as const satisfies readonly OutcomeKind[];
+
 /** The store methods a step uses: the Cassandra store in production, an in-memory double in unit tests. */
 export type CoordinatorStore = Pick<TransferStore, 'get' | 'compareAndSet'>;
 
@@ -46,9 +49,13 @@ export class Coordinator {
     private readonly opts: CoordinatorOptions,
   ) {
     this.clock = opts.clock ?? (() => new Date());
-    // At zero for every service and cause, so the first unknown outcome shows in increase()/rate().
-    for (const adapter of Object.values(adapters)) {
-      for (const reason of PENDING_CAUSES) opts.metrics?.adapterPending.inc({ service: adapter.name, reason }, 0);
+    // At zero for every service, operation, outcome and cause, so a first refusal or unknown outcome shows in
+    // increase()/rate() (a series born at 1 shows no increase).
+    for (const { name: service } of Object.values(adapters)) {
+      for (const reason of PENDING_CAUSES) opts.metrics?.adapterPending.inc({ service, reason }, 0);
+      for (const operation of OPERATIONS) {
+        for (const outcome of OUTCOME_KINDS) opts.metrics?.adapterCalls.zero({ service, operation, outcome });
+      }
     }
   }
 

@@ -150,10 +150,12 @@ async function samples(metric: { get(): Promise<{ values: { labels: object; valu
   return values.filter((v) => v.value !== 0).map((v) => `${v.metricName ?? ''}${JSON.stringify(v.labels)} ${v.value}`);
 }
 
+/** A histogram's sum and count per label set observed at least once (label sets created at zero left out). */
 async function histogram(metric: { get(): Promise<{ values: { labels: object; value: number; metricName?: string }[] }> }) {
   const { values } = await metric.get();
+  const unobserved = new Set(values.filter((v) => v.metricName?.endsWith('_count') && v.value === 0).map((v) => JSON.stringify(v.labels)));
   return values
-    .filter((v) => v.metricName?.endsWith('_count') || v.metricName?.endsWith('_sum'))
+    .filter((v) => (v.metricName?.endsWith('_count') || v.metricName?.endsWith('_sum')) && !unobserved.has(JSON.stringify(v.labels)))
     .map((v) => ({ name: v.metricName?.replace(/^.*_/, ''), labels: v.labels, value: v.value }));
 }
 

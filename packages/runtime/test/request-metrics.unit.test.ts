@@ -52,12 +52,22 @@ describe('requestMetrics', () => {
     await (await fetch(`${base}/boom`, { method: 'POST' })).text();
     // The observation is made when the response closes, just after the client has it.
     await new Promise((r) => setTimeout(r, 50));
+    // Each route seen gets its 500 and 503 series at zero (a first server error then counts in rate()).
     expect(await counts()).toEqual({
       'GET /items/:id 200': 2,
+      'GET /items/:id 500': 0,
+      'GET /items/:id 503': 0,
       'GET /livez|/healthz 200': 2,
+      'GET /livez|/healthz 500': 0,
+      'GET /livez|/healthz 503': 0,
       'GET /nested/thing 202': 1,
+      'GET /nested/thing 500': 0,
+      'GET /nested/thing 503': 0,
       'GET unmatched 404': 2,
+      'GET unmatched 500': 0,
+      'GET unmatched 503': 0,
       'POST /boom 500': 1,
+      'POST /boom 503': 0,
     });
   });
 });
