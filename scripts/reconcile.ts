@@ -5,9 +5,8 @@
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createHttpAdapter } from '@it/adapters';
 import { cassandraSettings, loadWorkerConfig } from '@it/config';
-import { formatMismatch, formatSummary, parseInstant, reconcile, runOf, type ReconcileSummary } from '@it/reconciliation';
+import { formatMismatch, formatSummary, httpLedgerReaders, parseInstant, reconcile, runOf, type ReconcileSummary } from '@it/reconciliation';
 import { errorMessage } from '@it/runtime';
 import { openTransferStore } from '@it/store';
 
@@ -43,12 +42,10 @@ export async function runReconcile(argv: string[], env: NodeJS.ProcessEnv, out: 
   }
   const config = loadWorkerConfig(env);
   const { client, store } = openTransferStore(cassandraSettings(config, config.CASSANDRA_KEYSPACE));
-  const reader = (name: 'funding' | 'trading', baseUrl: string, token: string) =>
-    createHttpAdapter({ name, baseUrl, timeoutMs: config.ADAPTER_TIMEOUT_MS, headers: { authorization: `Bearer ${token}` } });
-  const ledgers = {
-    funding: reader('funding', config.FUNDING_URL, config.FUNDING_TOKEN),
-    trading: reader('trading', config.TRADING_URL, config.TRADING_TOKEN),
-  };
+  const ledgers = httpLedgerReaders({
+    fundingUrl: config.FUNDING_URL, tradingUrl: config.TRADING_URL,
+    fundingToken: config.FUNDING_TOKEN, tradingToken: config.TRADING_TOKEN, timeoutMs: config.ADAPTER_TIMEOUT_MS,
+  });
   let summary: ReconcileSummary;
   try {
     summary = await reconcile({

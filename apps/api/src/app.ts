@@ -3,14 +3,16 @@
 import http from 'node:http';
 import { cassandraSettings, indexLayout, type ApiConfig } from '@it/config';
 import { createApiMetrics, createLogger, type Logger } from '@it/observability';
-import { closeServer, errorMessage, listen } from '@it/runtime';
+import { httpLedgerReaders } from '@it/reconciliation';
+import { closeServer, errorMessage, listen, withDeadline } from '@it/runtime';
 import { openTransferStore, transferSchemaApplied } from '@it/store';
 import { createAuthenticator } from './auth.ts';
 import { createTransferUseCase } from './create-transfer.ts';
 import { apiDocsRouter } from './api-docs.ts';
 import { createHttpApp } from './http-app.ts';
 import { createLimits } from './limits.ts';
-import { bullBoardRouter, createOpsApp, healthRouter, queueJobCounts } from './ops.ts';
+import { bullBoardRouter, createOpsApp, healthRouter, operationsGuard, queueJobCounts } from './ops.ts';
+import { opsApiRouter } from './ops-api.ts';
 import { openQueueClient } from './queue-client.ts';
 import { createStreamLimits } from './stream-limits.ts';
 import { transferEventsRouter } from './transfer-events.ts';
@@ -45,7 +47,12 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
     logger.warn({ err: errorMessage(err) }, 'cassandra not reachable yet');
   });
   const queueClient = openQueueClient(config.REDIS_URL, config.QUEUE_PREFIX, logger);
-  const metrics = createApiMetrics({ queueJobs: queueJobCounts(queueClient.queue, queueClient.ready, logger) });
+  const metrics = createApiMetrics({
+    queueJobs: queueJobCounts(queueClient.queue, queueClient.ready, logger),
+    lastReconciliation: () => withDeadline(store.lastReconciliation(), 1_000, 'last reconciliation'),
+  });
+  // Reconciliation from the ops API reads the ledgers with the worker's credentials, when configured.
+  const ledgers = config.RECONCILE_LEDGERS ? httpLedgerReaders({ ...config.RECONCILE_LEDGERS, timeoutMs: config.ADAPTER_TIMEOUT_MS }) : undefined;
 
   const limits = createLimits({
     redis: queueClient.redis,
@@ -103,8 +110,21 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
   });
 
   const server = http.createServer(app);
+  // One guard (one failed-login limiter) for Bull Board and the ops API.
+  const guard = operationsGuard(config.OPS_USER, config.OPS_PASSWORD);
   const metricsHttp = http.createServer(
-    createOpsApp({ registry: metrics.registry, bullBoard: bullBoardRouter(queueClient.queue, config.OPS_USER, config.OPS_PASSWORD, logger), logger }),
+    createOpsApp({
+      registry: metrics.registry,
+      bullBoard: bullBoardRouter(queueClient.queue, config.OPS_USER, config.OPS_PASSWORD, logger, guard),
+      opsApi: opsApiRouter(
+        {
+          store, queue: queueClient.queue, logger, operator: config.OPS_USER, ledgers,
+          stuckAfterMs: config.STUCK_AFTER_MS, overdueAfterMs: config.OVERDUE_AFTER_MS,
+        },
+        guard,
+      ),
+      logger,
+    }),
   );
   let port: number;
   let metricsPort: number;
@@ -121,6 +141,7 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
     await closeServer(server, 0);
     await closeServer(metricsHttp, 0);
     hub.close();
+    await Promise.all(Object.values(ledgers ?? {}).map((l) => l.close()));
     await queueClient.close();
     await cassandra.shutdown().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'close: cassandra failed'));
   }

@@ -144,32 +144,45 @@ function auditActions(operator: string, logger: Logger) {
 }
 
 /**
+ * What stands before every operations surface (Bull Board, the ops API): no framing, the operations
+ * credentials with failed logins limited (one limiter for all of them), same-origin writes only.
+ */
+export function operationsGuard(user: string, password: string): express.RequestHandler[] {
+  return [noFraming, basicAuth(user, password, 'operations'), sameOriginWrites];
+}
+
+/**
  * Bull Board on the transfer queue, for the ops listener. Write actions (retry, promote, clean) are allowed
  * to operators: jobs are only accelerators, a removed job is re-enqueued by the sweeper from Cassandra.
  */
-export function bullBoardRouter(queue: Queue<TransferJobData>, user: string, password: string, logger: Logger): express.Router {
+export function bullBoardRouter(
+  queue: Queue<TransferJobData>,
+  user: string,
+  password: string,
+  logger: Logger,
+  guard: express.RequestHandler[] = operationsGuard(user, password),
+): express.Router {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
   createBullBoard({ queues: [new BullMQAdapter(queue, { readOnlyMode: false })], serverAdapter });
   const router = express.Router();
   router.use(
     BULL_BOARD_PATH,
-    noFraming,
-    basicAuth(user, password, 'operations'),
-    sameOriginWrites,
+    ...guard,
     auditActions(user, logger),
     serverAdapter.getRouter() as express.Router,
   );
   return router;
 }
 
-/** The ops listener: Prometheus' `/metrics` and Bull Board; nothing of it is on the public port. */
-export function createOpsApp(parts: { registry: client.Registry; bullBoard: express.Router; logger: Logger }): express.Express {
+/** The ops listener: Prometheus' `/metrics`, Bull Board and the ops API; nothing of it is on the public port. */
+export function createOpsApp(parts: { registry: client.Registry; bullBoard: express.Router; opsApi?: express.Router; logger: Logger }): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.get('/metrics', serveMetrics(parts.registry, parts.logger));
   app.use(parts.bullBoard);
+  if (parts.opsApi) app.use(parts.opsApi);
   app.use((_req, res) => {
     res.status(404).json({ error: 'Not found' });
   });

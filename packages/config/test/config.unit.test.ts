@@ -114,3 +114,35 @@ describe('development defaults', () => {
     expect(() => loadApiConfig({ NODE_ENV: 'dev' })).toThrow(/NODE_ENV/);
   });
 });
+
+describe('the API\'s ledger access for reconciliation (ops API)', () => {
+  const urls = { FUNDING_URL: 'https://funding.internal', TRADING_URL: 'https://trading.internal' };
+  const tokens = { FUNDING_TOKEN: 'a-funding-token-0123456789', TRADING_TOKEN: 'a-trading-token-0123456789' };
+
+  it('is off without the ledgers\' URLs in production, and no setting is required for it', () => {
+    expect(loadApiConfig(production).RECONCILE_LEDGERS).toBeUndefined();
+  });
+
+  it('with both URLs needs both tokens (not the development one) and https', () => {
+    expect(loadApiConfig({ ...production, ...urls, ...tokens }).RECONCILE_LEDGERS).toEqual({
+      fundingUrl: urls.FUNDING_URL, tradingUrl: urls.TRADING_URL, fundingToken: tokens.FUNDING_TOKEN, tradingToken: tokens.TRADING_TOKEN,
+    });
+    expect(refusal(() => loadApiConfig({ ...production, ...urls, FUNDING_TOKEN: DEV_LEDGER_SERVICE_TOKEN }))).toEqual([
+      'FUNDING_TOKEN is the development default (development defaults apply only with NODE_ENV=development or test on a loopback address)',
+      'TRADING_TOKEN is required (development defaults apply only with NODE_ENV=development or test on a loopback address)',
+    ]);
+    expect(refusal(() => loadApiConfig({ ...production, ...tokens, FUNDING_URL: 'http://funding.internal', TRADING_URL: urls.TRADING_URL }))).toEqual([
+      'FUNDING_URL must be https in production',
+    ]);
+    expect(refusal(() => loadApiConfig({ ...production, FUNDING_URL: urls.FUNDING_URL }))).toEqual([
+      'FUNDING_URL and TRADING_URL go together (reconciliation from the ops API reads both)',
+    ]);
+  });
+
+  it('defaults to the local reference ledgers on a developer\'s machine', () => {
+    expect(loadApiConfig({ NODE_ENV: 'development' }).RECONCILE_LEDGERS).toEqual({
+      fundingUrl: 'http://127.0.0.1:8081', tradingUrl: 'http://127.0.0.1:8082',
+      fundingToken: DEV_LEDGER_SERVICE_TOKEN, tradingToken: DEV_LEDGER_SERVICE_TOKEN,
+    });
+  });
+});

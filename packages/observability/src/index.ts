@@ -106,14 +106,56 @@ function httpRequests(histogram: ReturnType<typeof productRegistry>['histogram']
   );
 }
 
+/** The latest reconciliation run (npm run reconcile or the ops API), as recorded in Cassandra. */
+export interface ReconciliationSnapshot {
+  finishedAt: Date;
+  checked: number;
+  mismatches: number;
+  unverified: number;
+}
+
 export interface ApiMetricsOptions {
   /** Job counts by state, read from Redis at scrape time; undefined while Redis does not answer. */
   queueJobs?: () => Promise<Partial<Record<QueueState, number>> | undefined>;
+  /** The latest reconciliation, read at scrape time; undefined when none is recorded (or Cassandra does not answer). */
+  lastReconciliation?: () => Promise<ReconciliationSnapshot | undefined>;
+}
+
+/**
+ * Gauges read from one snapshot per scrape (the gauges are collected concurrently: one read serves them all),
+ * absent, not 0, when unknown: a dashboard must not show "0 stuck" when nobody knows.
+ */
+function snapshotGauges<S>(registry: client.Registry, read: (() => Promise<S | undefined>) | undefined, gauges: [string, string, (s: S) => number][]) {
+  let shared: { at: number; snapshot: Promise<S | undefined> } | undefined;
+  const snapshot = () => {
+    if (!shared || Date.now() - shared.at > 500) {
+      shared = { at: Date.now(), snapshot: (read ?? (() => Promise.resolve(undefined)))().catch(() => undefined) };
+    }
+    return shared.snapshot;
+  };
+  for (const [name, help, pick] of gauges) {
+    new client.Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const s = await snapshot();
+        if (s) this.set(pick(s));
+        else this.remove();
+      },
+    });
+  }
 }
 
 export function createApiMetrics(opts: ApiMetricsOptions = {}) {
   const { registry, counter, histogram } = productRegistry({ app: 'api' });
   const { queueJobs } = opts;
+  snapshotGauges(registry, opts.lastReconciliation, [
+    ['internal_transfer_reconciliation_last_run_timestamp_seconds', 'When the latest reconciliation against the ledgers finished (Unix seconds)', (s) => s.finishedAt.getTime() / 1000],
+    ['internal_transfer_reconciliation_mismatches', 'Mismatches the latest reconciliation found (0: the ledgers agree with every finished transfer checked)', (s) => s.mismatches],
+    ['internal_transfer_reconciliation_unverified', 'Transfers the latest reconciliation could not verify (a ledger did not answer)', (s) => s.unverified],
+    ['internal_transfer_reconciliation_checked', 'Finished transfers the latest reconciliation compared with both ledgers', (s) => s.checked],
+  ]);
   new client.Gauge({
     name: 'internal_transfer_queue_jobs',
     help: 'Jobs in the transfer queue, by state, read from Redis at scrape time (every API replica reports the same queue)',
@@ -162,32 +204,14 @@ export interface WorkerMetricsOptions {
 
 export function createWorkerMetrics(opts: WorkerMetricsOptions = {}) {
   const { registry, counter, histogram } = productRegistry({ app: 'worker' });
-  // The gauges below are collected concurrently at each scrape: one read serves them all.
-  let shared: { at: number; snapshot: Promise<SweepSnapshot | undefined> } | undefined;
-  const snapshot = () => {
-    if (!shared || Date.now() - shared.at > 500) {
-      shared = { at: Date.now(), snapshot: (opts.sweepSnapshot ?? (() => Promise.resolve(undefined)))().catch(() => undefined) };
-    }
-    return shared.snapshot;
-  };
-  const sweepGauge = (name: string, help: string, pick: (s: SweepSnapshot) => number) =>
-    new client.Gauge({
-      name,
-      help,
-      registers: [registry],
-      async collect() {
-        const s = await snapshot();
-        // Absent, not 0, when unknown: a dashboard must not show "0 stuck" when nobody knows.
-        if (s) this.set(pick(s));
-        else this.remove();
-      },
-    });
-  sweepGauge('internal_transfer_sweeper_last_success_timestamp_seconds', 'When the latest successful sweep finished (Unix seconds)', (s) => s.finishedAt.getTime() / 1000);
-  sweepGauge('internal_transfer_transfers_active', 'Non-terminal transfers at the latest sweep', (s) => s.active);
-  sweepGauge('internal_transfer_transfers_stuck', 'Non-terminal transfers older than STUCK_AFTER_MS at the latest sweep', (s) => s.stuck);
-  sweepGauge('internal_transfer_transfers_overdue', 'Active transfers whose next attempt was overdue at the latest sweep', (s) => s.overdue);
-  sweepGauge('internal_transfer_transfers_corrupt', 'Transfer rows this version cannot read, at the latest sweep', (s) => s.corrupt);
-  sweepGauge('internal_transfer_oldest_active_transfer_age_seconds', 'Age of the oldest non-terminal transfer at the latest sweep (0 when none)', (s) => s.oldestActiveAgeSeconds);
+  snapshotGauges(registry, opts.sweepSnapshot, [
+    ['internal_transfer_sweeper_last_success_timestamp_seconds', 'When the latest successful sweep finished (Unix seconds)', (s) => s.finishedAt.getTime() / 1000],
+    ['internal_transfer_transfers_active', 'Non-terminal transfers at the latest sweep', (s) => s.active],
+    ['internal_transfer_transfers_stuck', 'Non-terminal transfers older than STUCK_AFTER_MS at the latest sweep', (s) => s.stuck],
+    ['internal_transfer_transfers_overdue', 'Active transfers whose next attempt was overdue at the latest sweep', (s) => s.overdue],
+    ['internal_transfer_transfers_corrupt', 'Transfer rows this version cannot read, at the latest sweep', (s) => s.corrupt],
+    ['internal_transfer_oldest_active_transfer_age_seconds', 'Age of the oldest non-terminal transfer at the latest sweep (0 when none)', (s) => s.oldestActiveAgeSeconds],
+  ]);
 
   return {
     registry,

@@ -132,4 +132,27 @@ describe('gauges read at scrape time', () => {
     counts = undefined;
     expect(samplesOf(await metrics.registry.metrics(), 'internal_transfer_queue_jobs')).toEqual([]);
   });
+
+  it('the latest reconciliation from one read; absent when none is recorded or Cassandra does not answer', async () => {
+    const names = ['last_run_timestamp_seconds', 'mismatches', 'unverified', 'checked'].map((n) => `internal_transfer_reconciliation_${n}`);
+    let reads = 0;
+    const metrics = createApiMetrics({
+      lastReconciliation: () => {
+        reads++;
+        return Promise.resolve({ finishedAt: new Date(1_700_000_000_000), checked: 120, mismatches: 2, unverified: 1 });
+      },
+    });
+    const exposition = await metrics.registry.metrics();
+    expect(names.map((n) => samplesOf(exposition, n))).toEqual([
+      ['internal_transfer_reconciliation_last_run_timestamp_seconds{app="api"} 1700000000'],
+      ['internal_transfer_reconciliation_mismatches{app="api"} 2'],
+      ['internal_transfer_reconciliation_unverified{app="api"} 1'],
+      ['internal_transfer_reconciliation_checked{app="api"} 120'],
+    ]);
+    expect(reads).toBe(1);
+    for (const read of [() => Promise.resolve(undefined), () => Promise.reject(new Error('cassandra down'))]) {
+      const t = await createApiMetrics({ lastReconciliation: read }).registry.metrics();
+      for (const name of names) expect(samplesOf(t, name)).toEqual([]);
+    }
+  });
 });

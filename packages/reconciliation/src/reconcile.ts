@@ -2,18 +2,34 @@
 // at a time (memory stays one page whatever the window) through the adapter contract's query. Reports each
 // mismatch as it is found; the summary says how many were checked, still running, or could not be verified.
 import { randomUUID } from 'node:crypto';
-import type { LedgerReader } from '@it/adapters';
+import { createHttpAdapter, type LedgerReader } from '@it/adapters';
 import { CorruptRowError } from '@it/cassandra';
 import type { Account } from '@it/domain';
 import { isTerminal, type TerminalState } from '@it/fsm';
 import type { TransferRecord, TransferStore } from '@it/store';
 import { checkLeg, MISMATCH_KINDS, type Mismatch, type MismatchKind } from './rules.ts';
 
+/** A reader of each ledger, keyed by the account it keeps. */
+export type LedgerReaders = Record<Account, LedgerReader>;
+
+/** Readers of the two services over the HTTP contract, with the worker's credentials (FUNDING_TOKEN, TRADING_TOKEN). */
+export function httpLedgerReaders(s: {
+  fundingUrl: string;
+  tradingUrl: string;
+  fundingToken: string;
+  tradingToken: string;
+  timeoutMs: number;
+}): LedgerReaders {
+  const reader = (name: Account, baseUrl: string, token: string) =>
+    createHttpAdapter({ name, baseUrl, timeoutMs: s.timeoutMs, headers: { authorization: `Bearer ${token}` } });
+  return { funding: reader('funding', s.fundingUrl, s.fundingToken), trading: reader('trading', s.tradingUrl, s.tradingToken) };
+}
+
 export interface ReconcileOptions {
   since: Date;
   until: Date;
   store: Pick<TransferStore, 'forEachCreated'>;
-  ledgers: Record<Account, LedgerReader>;
+  ledgers: LedgerReaders;
   /** Called with each mismatch as soon as it is found (print it, collect a bounded number of them). */
   onMismatch: (m: Mismatch) => void;
   /** Called for each transfer a ledger did not answer for. */
