@@ -99,7 +99,10 @@ export class Product {
       'api',
       {
         ...this.baseEnv, API_PORT: String(this.ports.api), METRICS_PORT: String(this.ports.apiMetrics),
-        AUTH_MODE: 'jwt', JWT_SECRET, SYNC_WAIT_MS: '2000', ...this.opts.apiEnv,
+        AUTH_MODE: 'jwt', JWT_SECRET, SYNC_WAIT_MS: '2000',
+        // The ops API's reconciliation reads this product's ledgers, as the workers do.
+        FUNDING_URL: this.ledgerUrl.funding, TRADING_URL: this.ledgerUrl.trading, FUNDING_TOKEN: SERVICE_TOKEN, TRADING_TOKEN: SERVICE_TOKEN,
+        ...this.opts.apiEnv,
       },
       `${this.apiUrl}/readyz`,
     );
