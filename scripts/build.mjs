@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run build`: one JavaScript file per deployable process in dist/ (api, worker, ledgers, migrate).
+// `npm run build`: one JavaScript file per deployable process in dist/ (api, worker, ledgers, migrate, and the
+// reconciliation command: `node dist/reconcile.js --since 24h` with a worker's configuration).
 // esbuild, not `tsc` project references: the workspace packages keep exporting their TypeScript sources (what
 // development, the tests and tsx run), and the bundle inlines them, so production needs neither a compiler nor
 // a second set of package entry points; `tsc --noEmit` in `npm run check` stays the type checker.
@@ -18,6 +19,7 @@ export const entryPoints = {
   worker: 'apps/worker/src/main.ts',
   ledgers: 'apps/ledgers/src/main.ts',
   migrate: 'scripts/migrate.ts',
+  reconcile: 'scripts/reconcile.ts',
 };
 
 /** Workspace packages (`@it/…`) are bundled from source; everything else is resolved from node_modules at run time. */

@@ -104,7 +104,10 @@ export function checkLeg(
   ledger: string,
   lookup: LedgerLookup,
 ): LegCheck {
-  if (lookup.kind === 'unknown') return { kind: 'unverified', detail: `${ledger}: ${lookup.detail}` };
+  if (lookup.kind === 'unknown') {
+    // The HTTP adapter's details already name the service.
+    return { kind: 'unverified', detail: lookup.detail.startsWith(`${ledger}: `) ? lookup.detail : `${ledger}: ${lookup.detail}` };
+  }
   const mismatch = (kind: MismatchKind, detail: string): LegCheck => ({
     kind: 'mismatch',
     mismatch: { reqId: t.reqId, state: t.state, kind, ledger, detail: `${leg} ${ledger}: ${detail}` },

@@ -61,6 +61,9 @@ describe('checkLeg', () => {
 
   it('no answer from the ledger is unverified, never ok and never a mismatch', () => {
     expect(checkLeg(t('committed'), 'source', 'funding', { kind: 'unknown', detail: 'timeout' })).toEqual({ kind: 'unverified', detail: 'funding: timeout' });
+    expect(checkLeg(t('committed'), 'source', 'funding', { kind: 'unknown', detail: 'funding: no reply within 3000 ms' })).toEqual({
+      kind: 'unverified', detail: 'funding: no reply within 3000 ms',
+    });
   });
 });
 
