@@ -30,8 +30,10 @@ export async function startApp(
   name: string = app,
 ): Promise<AppProcess> {
   // node itself with tsx as a loader, not the tsx CLI: the CLI runs the app in a child process, so a
-  // SIGKILL aimed at it would leave the real app running.
-  const child = spawn(process.execPath, ['--import', 'tsx', scripts[app]], {
+  // SIGKILL aimed at it would leave the real app running. PRODUCT_FROM_BUILD=1 runs the production bundles
+  // (`npm run build` first) instead, to measure what production runs.
+  const command = process.env.PRODUCT_FROM_BUILD === '1' ? ['--enable-source-maps', `dist/${app}.js`] : ['--import', 'tsx', scripts[app]];
+  const child = spawn(process.execPath, command, {
     cwd: root,
     env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
