@@ -28,6 +28,15 @@ const CHAOS: Partial<FaultSettings> = {
 
 const KINDS: Record<Account, LedgerKind> = { funding: 'two-phase', trading: 'single-phase' };
 
+/** The HTTP adapter on one reference ledger: the saga's operations and the reconciliation read alike. */
+const http = (ledger: Account) =>
+  createHttpAdapter({
+    name: ledger,
+    baseUrl: ledgers.urls[ledger],
+    timeoutMs: 3_000,
+    headers: { authorization: `Bearer ${config.LEDGER_SERVICE_TOKEN}` },
+  });
+
 for (const faults of [false, true]) {
   for (const ledger of ['funding', 'trading'] as const) {
     describe(`${ledger} ledger, faults ${faults ? 'on' : 'off'}`, () => {
@@ -44,13 +53,8 @@ for (const faults of [false, true]) {
         faults,
         unknownAssetId: 1_000_001,
         newUserId,
-        makeAdapter: () =>
-          createHttpAdapter({
-            name: ledger,
-            baseUrl: ledgers.urls[ledger],
-            timeoutMs: 3_000,
-            headers: { authorization: `Bearer ${config.LEDGER_SERVICE_TOKEN}` },
-          }),
+        makeAdapter: () => http(ledger),
+        makeReader: () => http(ledger),
         credit: (u, a, amount) => admin(ledger).credit(u, a, amount),
         balance: (u, a) => admin(ledger).balance(u, a),
       });

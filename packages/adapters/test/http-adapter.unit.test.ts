@@ -138,6 +138,38 @@ describe('definite answers', () => {
     handler = (_req, res) => json(res, 200, { status: 'done' });
     expect(await a.query(op.reqId)).toEqual({ kind: 'pending', detail: 'test: unexpected reply HTTP 200: {"status":"done"}', cause: 'bad_reply' });
   });
+
+  it('lookup (reconciliation) reads the whole reply: the operation, its state and movement, exact', async () => {
+    const a = adapter({ retries: 0 });
+    handler = (_req, res) =>
+      json(res, 200, { req_id: op.reqId, kind: 'withdraw', status: 'success', state: 'frozen', user_id: op.userId.toString(), asset_id: 7, amount: op.amount.toString() });
+    expect(await a.lookup(op.reqId)).toEqual({
+      kind: 'found',
+      op: { opKind: 'withdraw', status: 'success', state: 'frozen', reason: null, userId: op.userId, assetId: 7, amount: op.amount },
+    });
+    expect(seen.at(-1)).toMatchObject({ method: 'GET', url: `/v1/ops/${op.reqId}` });
+    handler = (_req, res) => json(res, 200, { kind: 'tombstone', status: 'success', state: 'tombstone', user_id: null, asset_id: null, amount: null });
+    expect(await a.lookup(op.reqId)).toEqual({
+      kind: 'found',
+      op: { opKind: 'tombstone', status: 'success', state: 'tombstone', reason: null, userId: null, assetId: null, amount: null },
+    });
+    handler = (_req, res) => json(res, 404, { req_id: op.reqId, status: 'not_found' });
+    expect(await a.lookup(op.reqId)).toEqual({ kind: 'not_found' });
+  });
+
+  it('lookup: anything but the contract\'s 200 or 404 is no answer (unknown), never "not found"', async () => {
+    const a = adapter({ retries: 0 });
+    const cases: [number, unknown, string][] = [
+      [404, { error: 'no route' }, 'test: unexpected reply HTTP 404: {"error":"no route"}'],
+      [503, { status: 'success', kind: 'withdraw' }, 'test: unexpected reply HTTP 503: {"status":"success","kind":"withdraw"}'],
+      [200, { status: 'success' }, 'test: unexpected reply HTTP 200: {"status":"success"}'],
+      [200, { status: 'success', kind: 'withdraw', amount: '1.5' }, 'test: unexpected reply HTTP 200: {"status":"success","kind":"withdraw","amount":"1.5"}'],
+    ];
+    for (const [status, body, detail] of cases) {
+      handler = (_req, res) => json(res, status, body);
+      expect(await a.lookup(op.reqId)).toEqual({ kind: 'unknown', detail });
+    }
+  });
 });
 
 describe('everything unprovable is pending', () => {

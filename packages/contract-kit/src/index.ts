@@ -3,7 +3,7 @@
 // single-phase semantics, by balances before and after. See docs/adapter-contract.md.
 import { randomInt, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LedgerAdapter } from '@it/adapters';
+import type { LedgerAdapter, LedgerLookup, LedgerReader } from '@it/adapters';
 import type { Movement, Outcome } from '@it/domain';
 import { sleep } from '@it/runtime';
 
@@ -21,6 +21,8 @@ export interface AdapterContractOptions {
   kind: LedgerKind;
   /** Called once in the suite's beforeAll, so it may use servers the caller's own beforeAll started. */
   makeAdapter(): LedgerAdapter | Promise<LedgerAdapter>;
+  /** The query read in full, for reconciliation (`LedgerReader`): given, its answers are checked too. */
+  makeReader?(): LedgerReader | Promise<LedgerReader>;
   /** Funds an account out of band (an admin endpoint, a fixture). Must be exactly-once per call. */
   credit(userId: bigint, assetId: number, amount: bigint): Promise<void>;
   /** Reads an account out of band; an account never written reads 0/0. */
@@ -266,6 +268,54 @@ export function defineAdapterContract(opts: AdapterContractOptions): void {
       expect(await query(w.reqId)).toEqual(ok);
       await expectBalance(u, 1_000n, 0n);
     });
+
+    if (opts.makeReader) {
+      it('the query read in full (reconciliation): each operation\'s kind, state and movement', async () => {
+        const reader = await opts.makeReader!();
+        /** A lookup repeated while the service gives no answer (faults), like reconciliation never does. */
+        const lookup = async (reqId: string): Promise<LedgerLookup> => {
+          for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+            const l = await reader.lookup(reqId);
+            if (l.kind !== 'unknown') return l;
+            if (!retryPending) throw new Error(`lookup ${reqId}: no answer with faults off: ${l.detail}`);
+            pendingRetried++;
+            await sleep(retryDelayMs);
+          }
+          throw new Error(`lookup ${reqId}: no answer after ${maxAttempts} attempts`);
+        };
+        const found = (opKind: string, status: string, state: string, movement: Movement | null) => ({
+          kind: 'found',
+          op: {
+            opKind, status, state, reason: status === 'failed' ? (expect.any(String) as unknown) : null,
+            userId: movement?.userId ?? null, assetId: movement?.assetId ?? null, amount: movement?.amount ?? null,
+          },
+        });
+        try {
+          const u = await account(1_000n);
+          expect(await lookup(randomUUID())).toEqual({ kind: 'not_found' });
+          const w = op(u, 300n);
+          expect(await withdraw(w)).toEqual(ok);
+          expect(await lookup(w.reqId)).toEqual(found('withdraw', 'success', twoPhase ? 'frozen' : 'debited', w));
+          expect(await commit(w.reqId)).toEqual(ok);
+          expect(await lookup(w.reqId)).toEqual(found('withdraw', 'success', 'committed', w));
+          const undone = op(u, 100n);
+          expect(await withdraw(undone)).toEqual(ok);
+          expect(await rollback(undone.reqId)).toEqual(ok);
+          expect(await lookup(undone.reqId)).toEqual(found('withdraw', 'success', 'rolled_back', undone));
+          const tooMuch = op(u, 5_000n);
+          expect(await withdraw(tooMuch)).toMatchObject(refused);
+          expect(await lookup(tooMuch.reqId)).toEqual(found('withdraw', 'failed', 'refused', tooMuch));
+          const d = op(u, 50n);
+          expect(await deposit(d)).toEqual(ok);
+          expect(await lookup(d.reqId)).toEqual(found('deposit', 'success', 'credited', d));
+          const never = randomUUID();
+          expect(await rollback(never)).toEqual(ok);
+          expect(await lookup(never)).toEqual(found('tombstone', 'success', 'tombstone', null));
+        } finally {
+          await reader.close();
+        }
+      });
+    }
 
     if (opts.unknownAssetId !== undefined) {
       const unknownAsset = opts.unknownAssetId;
