@@ -4,6 +4,7 @@
 // everything is plus a ready-to-paste curl. Ctrl-C stops everything it started.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDeps } from './ensure-deps.mjs';
@@ -20,6 +21,9 @@ const DEMO_USER = '1001';
 /** @type {NodeJS.ProcessEnv} */
 const env = { ...projectEnv(), NODE_ENV: process.env.NODE_ENV ?? 'development' };
 const API_URL = `http://127.0.0.1:${env.API_PORT ?? 8080}`;
+// The example frontend (examples/web) on a port of its own: the API must let its origin in (CORS).
+const EXAMPLE_URL = `http://127.0.0.1:${env.EXAMPLE_PORT ?? 8090}`;
+env.CORS_ORIGINS ??= EXAMPLE_URL;
 const FUNDING_URL = env.FUNDING_URL ?? 'http://127.0.0.1:8081';
 const TRADING_URL = env.TRADING_URL ?? 'http://127.0.0.1:8082';
 /** @type {{ name: string, child: import('node:child_process').ChildProcess }[]} */
@@ -33,6 +37,32 @@ function devToken(sub) {
   const now = Math.floor(Date.now() / 1000);
   const unsigned = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub, iat: now, exp: now + 24 * 3600 })}`;
   return `${unsigned}.${createHmac('sha256', env.JWT_SECRET ?? DEV_JWT_SECRET).update(unsigned).digest('base64url')}`;
+}
+
+/**
+ * A Prometheus config for this machine (static targets: Debian's prometheus has no kubernetes_sd) scraping the
+ * API's ops listener, the worker and both ledgers and evaluating the shipped alert rules. JSON is YAML.
+ * @returns {string} the config file's path
+ */
+function writeLocalPrometheusConfig() {
+  const dir = path.join(root, '.stack', 'prometheus');
+  fs.mkdirSync(dir, { recursive: true });
+  const host = (/** @type {string} */ url) => new URL(url).host;
+  const config = {
+    global: { scrape_interval: '5s', evaluation_interval: '5s' },
+    rule_files: [path.join(root, 'deploy/k8s/base/monitoring/alerts.yaml')],
+    scrape_configs: [{
+      job_name: 'internal-transfer',
+      static_configs: [
+        { targets: ['127.0.0.1:9464'], labels: { component: 'api' } },
+        { targets: ['127.0.0.1:9465'], labels: { component: 'worker' } },
+        { targets: [host(FUNDING_URL), host(TRADING_URL)], labels: { component: 'ledgers' } },
+      ],
+    }],
+  };
+  const file = path.join(dir, 'prometheus.yml');
+  fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+  return path.relative(root, file);
 }
 
 /**
@@ -133,13 +163,22 @@ async function main() {
   await fund(TRADING_URL, DEMO_USER, 1, '1000000');
 
   const token = devToken(DEMO_USER);
+  const prometheusConfig = writeLocalPrometheusConfig();
+  Object.assign(env, { EXAMPLE_API_URL: API_URL, EXAMPLE_TOKEN: token, EXAMPLE_USER_ID: DEMO_USER });
+  launch('example', 'examples/web/server.ts');
+  await waitFor(`${EXAMPLE_URL}/`, 'example frontend');
   console.log(`
 Internal Transfer is running (Ctrl-C stops everything started here).
 
   API                 ${API_URL}/api/v1/transfer
+  API docs            ${API_URL}/api/docs   (OpenAPI 3.1: ${API_URL}/api/v1/openapi.json; typed client: packages/client)
+  Example frontend    ${EXAMPLE_URL}/   (posts a transfer for user ${DEMO_USER} and shows its states live)
   Bull Board          http://127.0.0.1:9464/admin/queues   (ops listener; user ${env.OPS_USER ?? 'ops'}, password ${env.OPS_PASSWORD ? '$OPS_PASSWORD' : 'dev-ops-password'})
-  API metrics         http://127.0.0.1:9464/metrics
-  Worker metrics      http://127.0.0.1:9465/metrics
+  Metrics             API http://127.0.0.1:9464/metrics   worker http://127.0.0.1:9465/metrics   ledgers ${FUNDING_URL}/metrics ${TRADING_URL}/metrics
+  Prometheus          prometheus --config.file=${prometheusConfig} --storage.tsdb.path=.stack/prometheus/data --web.listen-address=127.0.0.1:9090
+                      (scrapes all of the above and evaluates deploy/k8s/base/monitoring/alerts.yaml; Debian package prometheus)
+  Grafana dashboard   deploy/grafana/internal-transfer.json: Grafana → Dashboards → New → Import, data source http://127.0.0.1:9090
+  Alert runbooks      docs/operations.md (Alerts)
   Funding ledger      ${FUNDING_URL}/v1/balances/${DEMO_USER}/1
   Trading ledger      ${TRADING_URL}/v1/balances/${DEMO_USER}/1   (header Authorization: Bearer ${env.LEDGER_ADMIN_TOKEN ? '$LEDGER_ADMIN_TOKEN' : DEV_LEDGER_ADMIN_TOKEN})
   Redis               127.0.0.1:${REDIS_PORT}      Cassandra 127.0.0.1:9042

@@ -1,6 +1,7 @@
 // The whole product as separate processes on test ports: reference ledgers, N workers and the API, on a
 // queue prefix of its own so runs never see each other's jobs.
 import { createHmac, randomUUID } from 'node:crypto';
+import { createTransferClient, type TransferClient, type TransferRequest } from '@it/client';
 import { Redis } from 'ioredis';
 import { createCassandraClient } from '@it/cassandra';
 import { cassandraSettings, loadBaseConfig } from '@it/config';
@@ -8,6 +9,7 @@ import type { Account } from '@it/domain';
 import { deleteQueueKeys } from '@it/queue';
 import { openTransferStore } from '@it/store';
 import { migrateProduct } from '../../scripts/migrate.ts';
+import { ContractValidator } from './openapi-contract.ts';
 import { startApp, type AppProcess } from './processes.ts';
 
 export const JWT_SECRET = 'e2e-test-secret-0123456789abcdef0123456789';
@@ -60,6 +62,7 @@ export class Product {
   /** The API's ops listener: /metrics and Bull Board. */
   readonly opsUrl: string;
   readonly ledgerUrl: Record<Account, string>;
+  private readonly contract = new ContractValidator();
   ledgers!: AppProcess;
   api!: AppProcess;
   workers: AppProcess[] = [];
@@ -164,22 +167,23 @@ export class Product {
     return texts.reduce((sum, text) => sum + metricValue(text, name, labels), 0);
   }
 
+  /**
+   * The typed client (@it/client) of this product's API, as the frontend uses it; every response it gets is
+   * validated against the OpenAPI document, so the end-to-end tests exercise the contract too.
+   */
+  client(token?: string): TransferClient {
+    return createTransferClient({ baseUrl: this.apiUrl, ...(token !== undefined ? { token } : {}) }, this.contract.middleware());
+  }
+
   async transfer(body: Record<string, unknown>, opts: { token?: string; headers?: Record<string, string> } = {}) {
-    const res = await fetch(`${this.apiUrl}/api/v1/transfer`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {}),
-        ...opts.headers,
-      },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as { req_id: string; status: string; message: string | null } };
+    // Bodies are the tests' own (some deliberately wrong): the client sends them as given.
+    const res = await this.client(opts.token).POST('/api/v1/transfer', { body: body as TransferRequest, headers: opts.headers ?? {} });
+    return { status: res.response.status, body: (res.data ?? res.error) as { req_id: string; status: string; message: string | null } };
   }
 
   async getTransfer(reqId: string, token: string) {
-    const res = await fetch(`${this.apiUrl}/api/v1/transfer/${reqId}`, { headers: { authorization: `Bearer ${token}` } });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    const res = await this.client(token).GET('/api/v1/transfer/{req_id}', { params: { path: { req_id: reqId } } });
+    return { status: res.response.status, body: (res.data ?? res.error) as Record<string, unknown> };
   }
 
   async credit(ledger: Account, userId: string, assetId: number, amount: bigint): Promise<void> {

@@ -4,15 +4,15 @@
 import cors from 'cors';
 import type { RequestHandler } from 'express';
 
-export const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'];
+export const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'Prefer', 'Last-Event-ID'];
 
 export function corsFor(origins: readonly string[]): RequestHandler {
   return cors({
     origin: [...origins],
     methods: ['GET', 'POST'],
     allowedHeaders: CORS_ALLOWED_HEADERS,
-    // A 429 or 503 tells the frontend how long to wait.
-    exposedHeaders: ['Retry-After'],
+    // A 429 or 503 tells the frontend how long to wait; a POST whether respond-async was honoured.
+    exposedHeaders: ['Retry-After', 'Preference-Applied'],
     // Browsers cap this (Chromium at 2 h); 10 min keeps a configuration change from lingering long.
     maxAge: 600,
   });

@@ -38,6 +38,8 @@ export interface CreateTransferInput {
   idempotencyKey: string | undefined;
   /** When the request arrived: the sync wait ends SYNC_WAIT_MS after it. */
   startedAt: number;
+  /** `Prefer: respond-async`: answer pending at once, no sync wait (the caller follows the events stream). */
+  respondAsync?: boolean;
   /** Told the transfer's req_id as soon as it is known, so a failure later can be logged with it. */
   onReqId?: (reqId: string) => void;
 }
@@ -100,11 +102,15 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
   }
 
   /** Enqueues, waits until the job ends or the window closes, and reads the outcome back. */
-  async function awaitOutcome(record: TransferRecord, startedAt: number, log: Logger): Promise<TransferResult> {
+  async function awaitOutcome(record: TransferRecord, startedAt: number, respondAsync: boolean, log: Logger): Promise<TransferResult> {
     const ended = (how: SyncWaitResult, result: TransferResult) => {
       metrics.syncWait.inc({ result: how });
       return result;
     };
+    if (respondAsync) {
+      await enqueue(record.reqId, log);
+      return ended('skipped', pendingResult(record.reqId));
+    }
     if (waiter.size >= deps.syncWaitMaxWaiting) {
       // The window is full: answer 202 pending at once rather than refuse with a 429 before writing. The
       // request is valid and accepting it durably is the safer answer for money; what the cap bounds is
@@ -173,7 +179,7 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
     void openTransfers.opened(userId, reqId, record.createdAt);
     // From here on the transfer exists: whatever fails, the client gets its req_id (never a 5xx that would
     // invite a retry creating a second transfer).
-    const result = await awaitOutcome(record, input.startedAt, log);
+    const result = await awaitOutcome(record, input.startedAt, input.respondAsync ?? false, log);
     if (result.status !== 'pending') void openTransfers.settled(userId, reqId);
     return { kind: 'result', result };
   };

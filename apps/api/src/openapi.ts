@@ -5,7 +5,7 @@
 // validated against it.
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { idempotencyKeySchema, listQuerySchema, reqIdSchema, transferRequestSchema } from './validation.ts';
+import { idempotencyKeySchema, listQuerySchema, preferSchema, reqIdSchema, transferRequestSchema } from './validation.ts';
 import {
   errorSchema, transferOutcomeSchema, transferPageSchema, transferPendingSchema, transferRefusalSchema, transferViewSchema,
 } from './wire.ts';
@@ -65,12 +65,18 @@ function registry(): OpenAPIRegistry {
       'Creates the transfer durably, then waits briefly (SYNC_WAIT_MS) for its outcome: 200 when it finished, 202 `pending` when it still runs (follow it with GET or the events stream). Once a transfer exists the answer always carries its req_id.',
     tags: ['transfers'],
     request: {
-      headers: z.object({ 'Idempotency-Key': idempotencyKeySchema.optional() }),
+      headers: z.object({ 'Idempotency-Key': idempotencyKeySchema.optional(), Prefer: preferSchema.optional() }),
       body: { required: true, content: json(transferRequestSchema) },
     },
     responses: {
       200: { description: 'The transfer finished within the wait window.', content: json(transferOutcomeSchema) },
-      202: { description: 'Accepted and durable, still running (or its outcome is not known yet).', content: json(transferPendingSchema) },
+      202: {
+        description: 'Accepted and durable, still running (or its outcome is not known yet), or answered at once for `Prefer: respond-async`.',
+        headers: z.object({
+          'Preference-Applied': z.literal('respond-async').optional().meta({ description: 'Present when `Prefer: respond-async` was honoured.' }),
+        }),
+        content: json(transferPendingSchema),
+      },
       ...errors(transferRefusalSchema, [400, 401, 403, 409, 413, 415, 429, 500, 503]),
     },
   });

@@ -49,7 +49,7 @@ export function transferEventsRouter(deps: TransferEventsDeps): TransferEvents {
     res.locals.reqId = reqId;
     if (closed || !limits.enterProcess()) {
       res.set('retry-after', String(STREAM_RETRY_AFTER_S));
-      return sendGetError(res, 503, 'too many open event streams on this server, retry later');
+      return sendGetError(res, 503, closed ? 'shutting down, retry later' : 'too many open event streams on this server, retry later');
     }
 
     let latest: TransferRecord | undefined;

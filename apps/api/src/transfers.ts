@@ -7,7 +7,7 @@ import type { TransferStore } from '@it/store';
 import { callerOf, requireCaller, type Authenticator } from './auth.ts';
 import type { createTransferUseCase } from './create-transfer.ts';
 import type { Limits } from './limits.ts';
-import { encodeCursor, parseIdempotencyKey, parseListQuery, parseReqId, parseTransferBody } from './validation.ts';
+import { encodeCursor, parseIdempotencyKey, parseListQuery, parseReqId, parseTransferBody, prefersAsync } from './validation.ts';
 import { sendGetError, sendPostError, sendResult, transferView } from './wire.ts';
 
 export interface TransferRoutesDeps {
@@ -40,10 +40,13 @@ export function transfersRouter(deps: TransferRoutesDeps): express.Router {
       res.set('retry-after', String(refusal.retryAfterSeconds));
       return sendPostError(res, 429, refusal.message);
     }
+    const respondAsync = prefersAsync(req.get('prefer'));
+    if (respondAsync) res.set('preference-applied', 'respond-async');
     const outcome = await deps.createTransfer({
       transfer: parsed.value,
       idempotencyKey: key.value,
       startedAt,
+      respondAsync,
       // For the error handler's log line, should the claim or the create fail.
       onReqId: (reqId) => (res.locals.reqId = reqId),
     });

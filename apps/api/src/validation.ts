@@ -126,6 +126,19 @@ export function parseIdempotencyKey(value: string | undefined): Parsed<string | 
   return idempotencyKeySchema.safeParse(value).success ? { ok: true, value } : { ok: false, message: IDEMPOTENCY_KEY_RULE };
 }
 
+export const preferSchema = z
+  .string()
+  .meta({
+    description:
+      'RFC 7240. `respond-async`: answer 202 `pending` at once instead of waiting for the outcome, for a client that follows the events stream (answered with `Preference-Applied: respond-async`). Other preferences are ignored.',
+    example: 'respond-async',
+  });
+
+/** Whether a `Prefer` header (RFC 7240: comma-separated preferences, each `token[=value][; params]`) asks for respond-async. */
+export function prefersAsync(value: string | undefined): boolean {
+  return (value ?? '').split(',').some((p) => p.split(';')[0]!.split('=')[0]!.trim().toLowerCase() === 'respond-async');
+}
+
 /** A transfer's id in a path: a UUID in any letter case (Cassandra stores it as one value). */
 export const reqIdSchema = z.guid().meta({ description: 'The transfer\'s id, as POST returned it.', example: '0b45e5e0-8f17-4c58-b5f5-c9982981e7a3' });
 

@@ -86,6 +86,16 @@ describe('POST /api/v1/transfer', () => {
     expect(refused.data).toMatchObject({ status: 'failed', message: 'insufficient funds' });
   });
 
+  it('Prefer: respond-async answers 202 pending at once, though the transfer commits within the window', async () => {
+    const u = await user();
+    const api1 = client(api.url, u.token);
+    const res = await api1.POST('/api/v1/transfer', { body: body(u.id, '3100'), params: { header: { Prefer: 'respond-async' } } });
+    expect(res.response.status).toBe(202);
+    expect(res.response.headers.get('preference-applied')).toBe('respond-async');
+    const seen = await collect(watching(api.url, u.token, res.data!.req_id));
+    expect(seen.at(-1)).toMatchObject({ state: 'committed', amount: '3100' });
+  });
+
   it('202 while running; then 429 at the open-transfers cap; the events stream follows it to committed', async () => {
     const u = await user();
     const release = ledgers.hold(7001n);

@@ -200,16 +200,16 @@ describe('CORS', () => {
   const preflight = (base: string, origin: string) =>
     fetch(`${base}/api/v1/transfer`, {
       method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,idempotency-key' },
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,idempotency-key,prefer' },
     });
 
-  it('a configured origin: preflight allows POST with Authorization and Idempotency-Key; answers are readable', async () => {
+  it('a configured origin: preflight allows POST with Authorization, Idempotency-Key and Prefer; answers are readable', async () => {
     const res = await preflight(a.url, FRONTEND);
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe(FRONTEND);
     expect(res.headers.get('access-control-allow-methods')).toBe('GET,POST');
     expect(res.headers.get('access-control-allow-headers')?.toLowerCase().split(',')).toEqual(
-      expect.arrayContaining(['authorization', 'content-type', 'idempotency-key', 'last-event-id']),
+      expect.arrayContaining(['authorization', 'content-type', 'idempotency-key', 'prefer', 'last-event-id']),
     );
     expect(res.headers.get('access-control-max-age')).toBe('600');
     expect(res.headers.get('access-control-allow-credentials')).toBeNull();
@@ -217,7 +217,7 @@ describe('CORS', () => {
     const get = await fetch(`${a.url}/api/v1/transfer/${randomUUID()}`, { headers: { origin: FRONTEND, authorization: `Bearer ${u.token}` } });
     expect(get.status).toBe(404);
     expect(get.headers.get('access-control-allow-origin')).toBe(FRONTEND);
-    expect(get.headers.get('access-control-expose-headers')).toBe('Retry-After');
+    expect(get.headers.get('access-control-expose-headers')).toBe('Retry-After,Preference-Applied');
     expect(get.headers.get('vary')).toMatch(/Origin/);
   });
 

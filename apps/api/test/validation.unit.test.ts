@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MAX_ASSET_ID } from '@it/domain';
-import { encodeCursor, parseIdempotencyKey, parseListQuery, parseTransferBody, requestHash } from '../src/validation.ts';
+import { encodeCursor, parseIdempotencyKey, parseListQuery, parseTransferBody, prefersAsync, requestHash } from '../src/validation.ts';
 
 const ok = { from: 'funding', to: 'trading', user_id: '5', asset_id: 3, amount: '100' };
 
@@ -95,5 +95,14 @@ describe('parseListQuery', () => {
   it('encodeCursor: no page state, no cursor', () => {
     expect(encodeCursor(null)).toBeNull();
     expect(encodeCursor('')).toBeNull();
+  });
+});
+
+describe('prefersAsync (RFC 7240 Prefer)', () => {
+  it.each(['respond-async', 'Respond-Async', 'wait=5, respond-async', 'respond-async; x=1', ' handling=lenient ,respond-async '])('%j asks for it', (value) => {
+    expect(prefersAsync(value)).toBe(true);
+  });
+  it.each([undefined, '', 'wait=10', 'return=minimal', 'respond-asynchronously', 'x-respond-async'])('%j does not', (value) => {
+    expect(prefersAsync(value)).toBe(false);
   });
 });

@@ -224,6 +224,8 @@ export interface operations {
             header?: {
                 /** @description Optional, recommended: the same key from the same user returns the same transfer (and its current status) instead of creating another; the same key with a different body is answered 409. */
                 "Idempotency-Key"?: string;
+                /** @description RFC 7240. `respond-async`: answer 202 `pending` at once instead of waiting for the outcome, for a client that follows the events stream (answered with `Preference-Applied: respond-async`). Other preferences are ignored. */
+                Prefer?: string;
             };
             path?: never;
             cookie?: never;
@@ -243,9 +245,11 @@ export interface operations {
                     "application/json": components["schemas"]["TransferOutcome"];
                 };
             };
-            /** @description Accepted and durable, still running (or its outcome is not known yet). */
+            /** @description Accepted and durable, still running (or its outcome is not known yet), or answered at once for `Prefer: respond-async`. */
             202: {
                 headers: {
+                    /** @description Present when `Prefer: respond-async` was honoured. */
+                    "Preference-Applied"?: "respond-async";
                     [name: string]: unknown;
                 };
                 content: {
