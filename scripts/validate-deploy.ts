@@ -123,7 +123,7 @@ interface Container {
 }
 
 function podSpecOf(doc: Obj): Obj | undefined {
-  const spec = get(doc, 'spec', 'template', 'spec');
+  const spec = doc.kind === 'CronJob' ? get(doc, 'spec', 'jobTemplate', 'spec', 'template', 'spec') : get(doc, 'spec', 'template', 'spec');
   return isObj(spec) ? spec : undefined;
 }
 

@@ -100,6 +100,7 @@ describe('the validator catches', () => {
     ['a writable root filesystem', 'Deployment', 'api', (d) => { container(d).securityContext.readOnlyRootFilesystem = false; }, /readOnlyRootFilesystem/],
     ['a missing memory limit', 'Deployment', 'worker', (d) => { delete container(d).resources.limits.memory; }, /limits\.memory/],
     ['root', 'Deployment', 'api', (d) => { delete d.spec.template.spec.securityContext.runAsNonRoot; }, /runAsNonRoot/],
+    ['a CronJob with a writable root filesystem', 'CronJob', 'reconcile', (d) => { d.spec.jobTemplate.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem = false; }, /CronJob\/reconcile container reconcile: readOnlyRootFilesystem/],
     ['a migration Job with a fixed name', 'Job', undefined, (d) => { d.metadata.name = 'internal-transfer-migrate'; }, /named after its release/],
   ])('%s', async (_what, kind, name, edit, expected) => {
     const problems = await validateManifests(edited(prod, kind, name, edit));
