@@ -130,9 +130,12 @@ export async function* watchTransfer(options: ClientOptions, reqId: string, watc
       }
       throw new TransferEventsError(response.status, body);
     }
+    // A reader rather than `for await` over the stream, which not every browser supports yet.
+    const reader = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
     try {
-      const events = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
-      for await (const event of events) {
+      for (;;) {
+        const { done, value: event } = await reader.read();
+        if (done) break;
         if (event.event !== 'state') continue;
         if (event.id !== undefined) lastEventId = event.id;
         const transfer = JSON.parse(event.data) as Transfer;
@@ -142,6 +145,9 @@ export async function* watchTransfer(options: ClientOptions, reqId: string, watc
     } catch (err) {
       if (signal?.aborted) throw err;
       // The connection dropped mid-stream: reconnect below.
+    } finally {
+      // Also when the caller stops iterating early: the connection is released.
+      reader.cancel().catch(() => undefined);
     }
     await sleep(reconnectMs, signal);
   }
