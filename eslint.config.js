@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.stack/**', 'deploy/**'] },
+  { ignores: ['**/node_modules/**', '.stack/**', 'deploy/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   // scripts/*.mjs are type-checked too (tsconfig checkJs): turn off the core rules the compiler covers

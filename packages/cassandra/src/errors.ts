@@ -55,6 +55,18 @@ export function definitelyNotApplied(err: unknown): boolean {
 }
 
 /**
+ * The statement named a keyspace or table that does not exist (yet): a schema that was never migrated, not an
+ * outage. Cassandra answers "Invalid" with the name in its message.
+ */
+export function isMissingSchema(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    (err as { code?: number }).code === cassandra.types.responseErrorCodes.invalid &&
+    /^(keyspace|table) \S+ does not exist|unconfigured table/i.test(err.message)
+  );
+}
+
+/**
  * The typed error for a failed statement: errors already typed pass through; a paged read refused as a
  * protocol error means the paging state was not Cassandra's; anything else is unavailability.
  */
