@@ -10,6 +10,14 @@ export default defineConfig({
         },
       },
       {
+        // The deterministic simulation of the saga (tests/sim): a bounded search on every run, CPU-bound.
+        test: {
+          name: 'sim',
+          include: ['tests/sim/**/*.sim.test.ts'],
+          testTimeout: 120_000,
+        },
+      },
+      {
         // Against the real Cassandra and Redis the project starts (scripts/test.mjs brings them up).
         test: {
           name: 'integration',

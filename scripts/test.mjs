@@ -66,7 +66,7 @@ async function main() {
       else {
         // One project after the other: the crash tests flush Redis and kill processes, which must not
         // happen under the integration tests' feet, and the two cores are better spent on one at a time.
-        for (const project of ['unit', 'integration', 'e2e']) {
+        for (const project of ['unit', 'sim', 'integration', 'e2e']) {
           const s = run('npx', ['vitest', 'run', '--project', project]);
           if (s !== 0) status = s;
         }
