@@ -4,14 +4,17 @@
 // anomaly (Funding refuses to commit a freeze that was rolled back behind the worker's back) drives
 // TransferAnomaly to pending/firing while the other alerts stay quiet.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEV_OPS_PASSWORD } from '@it/config';
 import { eventually } from '../support/processes.ts';
 import { newUserId, Product, SERVICE_TOKEN, tokenFor } from '../support/product.ts';
 import { dashboardQueries, Prometheus, shippedAlerts, type Sample } from '../support/prometheus.ts';
 
-// Sweeps every second; a slow first retry, so the window of injected 503s yields one or two unknown outcomes.
-const product = new Product({ basePort: 18480, workerEnv: { SWEEPER_CRON: '* * * * * *', BACKOFF_BASE_MS: '1000', BACKOFF_MAX_MS: '2000' } });
+// Sweeps every second; a slow first retry, so the window of injected 503s yields one or two unknown outcomes;
+// calls wait 10 s, so the slow deposit of the anomaly test is answered, not timed out.
+const product = new Product({ basePort: 18480, workerEnv: { SWEEPER_CRON: '* * * * * *', BACKOFF_BASE_MS: '1000', BACKOFF_MAX_MS: '2000', ADAPTER_TIMEOUT_MS: '10000' } });
 let prometheus: Prometheus;
 const user = newUserId();
+const OPS_USER = 'ops';
 const token = tokenFor(user);
 
 const values = (samples: Sample[]) => samples.map((s) => Number(s.value[1]));
@@ -74,9 +77,19 @@ describe('a real Prometheus scraping the product', () => {
     expect(await product.balance('funding', user, 1)).toEqual({ available: 1_000_000n - 400n, frozen: 0n });
     expect(await product.balance('trading', user, 1)).toEqual({ available: 1_000_000n + 400n, frozen: 0n });
 
+    // Reconciliation of that traffic against the ledgers (what the hourly CronJob does), through the ops API.
+    const run = await fetch(`${product.opsUrl}/ops/v1/reconciliations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${OPS_USER}:${DEV_OPS_PASSWORD}`).toString('base64')}` },
+      body: JSON.stringify({ since: new Date(Date.now() - 3_600_000).toISOString() }),
+    });
+    expect(run.status).toBe(200);
+    expect(await run.json()).toMatchObject({ checked: 6, mismatch_count: 0, clean: true });
+
     // Prometheus has scraped the worker after all of it, and evaluated the rules since.
     await eventually('the traffic scraped', async () =>
-      values(await prometheus.query('sum(internal_transfer_transfers_finished_total{outcome="committed"})'))[0] === 4, 30_000);
+      values(await prometheus.query('sum(internal_transfer_transfers_finished_total{outcome="committed"})'))[0] === 4 &&
+      values(await prometheus.query('max(internal_transfer_reconciliation_checked)'))[0] === 6, 30_000);
     const scrapedAt = Date.now();
     const rules = await eventually('every rule evaluated after the traffic was scraped', async () => {
       const r = await prometheus.alertingRules();
@@ -119,6 +132,11 @@ describe('a real Prometheus scraping the product', () => {
         query: `sum(rate(internal_transfer_http_request_duration_seconds_count{app="api",route!~"/livez|/readyz",status=~"5.."}[5m]))
           / sum(rate(internal_transfer_http_request_duration_seconds_count{app="api",route!~"/livez|/readyz"}[5m]))`,
         check: (s) => expect(values(s)).toEqual([0]),
+      },
+      ReconciliationMismatch: { query: 'max(internal_transfer_reconciliation_mismatches)', check: (s) => expect(values(s)).toEqual([0]) },
+      ReconciliationNotRunning: {
+        query: 'time() - max(internal_transfer_reconciliation_last_run_timestamp_seconds)',
+        check: (s) => expect(values(s)[0]).toBeLessThan(120),
       },
       SyncWaitsTimingOut: {
         query: `sum(rate(internal_transfer_sync_wait_total{result="timeout"}[10m])) / sum(rate(internal_transfer_sync_wait_total[10m]))`,
@@ -169,7 +187,8 @@ describe('a real Prometheus scraping the product', () => {
   it('an anomaly (Funding refuses to commit a freeze rolled back behind the worker) drives TransferAnomaly to pending', async () => {
     // Trading answers slowly, so the transfer sits in target_pending with Funding's freeze held; the freeze is
     // then rolled back directly on Funding, which must refuse the commit that follows.
-    await product.setFaults('trading', { latency_ms: 2_000 });
+    // Long enough that a loaded machine still rolls the freeze back before the deposit's answer arrives.
+    await product.setFaults('trading', { latency_ms: 5_000 });
     const res = await move();
     expect(res.status).toBe(202);
     const reqId = res.body.req_id;
