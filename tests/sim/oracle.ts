@@ -29,6 +29,8 @@ export class Oracle {
   private readonly byAccount = new Map<string, string[]>();
   /** Each user's and asset's money over both ledgers at the start. */
   private readonly opening = new Map<string, bigint>();
+  /** Transition markers of every write that applied. */
+  private readonly applied = new Set<string>();
   /** `ledger:req_id` of every rollback a ledger answered success. */
   private readonly undone = new Set<string>();
   readonly violations: string[] = [];
@@ -78,11 +80,19 @@ export class Oracle {
 
   onRowWrite(prev: TransferRecord, next: TransferRecord): void {
     this.rows.set(next.reqId, next);
+    this.applied.add(next.transitionId);
     this.active += Number(isTerminal(prev.state)) - Number(isTerminal(next.state));
     if (!LEGAL.get(prev.state)!.has(next.state)) {
       this.fail(`${next.reqId}: ${prev.state} → ${next.state} applied, which is no transition of the FSM (a write that did not start from the state it replaced)`);
     }
     if (isTerminal(next.state)) this.checkTerminal(next, 'written');
+  }
+
+  /** A worker announces a transition (live event streams) only when its write applied. */
+  onAnnounced(record: TransferRecord): void {
+    if (!this.applied.has(record.transitionId)) {
+      this.fail(`${record.reqId}: ${record.state}#${record.version} announced, but that write never applied`);
+    }
   }
 
   /** What a terminal state promises about both legs. */

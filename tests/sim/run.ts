@@ -59,7 +59,7 @@ export async function runScenario(s: Scenario, opts: { trace?: (line: string) =>
   };
   const queue = new SimQueue(world, knobs, plants.noSweeper);
   const parts: WorldParts = {
-    world, knobs, db: new TransferDb(world, knobs, oracle), queue, net: new Network(world, knobs), ledgers, plants,
+    world, knobs, db: new TransferDb(world, knobs, oracle), queue, net: new Network(world, knobs), ledgers, plants, oracle,
   };
   world.log(() => `scenario ${encode(s)}`);
 

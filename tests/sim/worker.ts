@@ -7,10 +7,12 @@ import { SWEEP_JOB } from '@it/queue';
 import { Coordinator } from '../../apps/worker/src/coordinator.ts';
 import { createStepProcessor, type StepJob } from '../../apps/worker/src/step-processor.ts';
 import { sweep } from '../../apps/worker/src/sweeper.ts';
+import { publishingStore } from '../../apps/worker/src/transition-publisher.ts';
 import type { Knobs } from './knobs.ts';
 import { type AdapterPlants, type LedgerService, type Network, SimLedgerAdapter } from './ledger.ts';
 import { SimQueueClient, type QueueConsumer, type SimJob, type SimQueue } from './queue.ts';
 import { SimTransferStore, type TransferDb } from './store.ts';
+import type { Oracle } from './oracle.ts';
 import { Proc, type World } from './world.ts';
 
 /** Worker settings: packages/config defaults. */
@@ -28,6 +30,7 @@ export interface WorldParts {
   queue: SimQueue;
   net: Network;
   ledgers: { funding: LedgerService; trading: LedgerService };
+  oracle: Oracle;
   plants: AdapterPlants & { blindCasRetry?: boolean };
 }
 
@@ -86,7 +89,12 @@ export class SimWorker implements QueueConsumer {
       trading: new SimLedgerAdapter(world, net, this.proc, ledgers.trading, SETTINGS.adapterTimeoutMs, plants),
     };
     const random = () => world.rng.float();
-    const coordinator = new Coordinator(this.store, adapters, {
+    // Wrapped as worker.ts wraps it: each applied transition is announced (here, to the oracle and the trace).
+    const announced = publishingStore(this.store, (record) => {
+      world.log(() => `  ${this.proc.name}: announces ${record.reqId} ${record.state}#${record.version}`);
+      this.parts.oracle.onAnnounced(record);
+    });
+    const coordinator = new Coordinator(announced, adapters, {
       backoff: SETTINGS.backoff,
       leaseMs: SETTINGS.leaseMs,
       logger: this.logger,
