@@ -29,6 +29,8 @@ export interface SimJob {
   dueAt: number;
   attemptsStarted: number;
   stalledCount: number;
+  /** When its worker stopped renewing the lock though the job is still active (its run ended, moves failed). */
+  lapsedAt: number | null;
 }
 
 /** A worker process as the queue sees it: slots to fill, and a way to hand it a job. */
@@ -87,10 +89,17 @@ export class SimQueue {
     w.at(1_000, chaos);
   }
 
-  /** A Redis command from `proc`: runs on arrival, its reply (or error) delivered back to `proc`. */
+  /**
+   * A Redis command from `proc`: runs on arrival, its reply (or error) delivered back to `proc`. Under queue
+   * faults a command can fail before it reaches Redis (a dropped connection): nothing applied.
+   */
   command<T>(proc: Proc, exec: () => T): Promise<T> {
     const w = this.world;
     const sender = proc.incarnation;
+    if (w.rng.chance(this.knobs.queue / 2)) {
+      w.count('redis command failed');
+      return Promise.reject(new Error('Connection is closed. (simulated)'));
+    }
     w.inFlight++;
     return new Promise<T>((resolve, reject) => {
       w.at(this.knobs.redisLatency(), () => {
@@ -113,7 +122,7 @@ export class SimQueue {
     if (this.jobs.has(jobId)) return false;
     this.jobs.set(jobId, {
       id: jobId, name, data: { ...data }, state: 'waiting', token: null, holder: null, holderIncarnation: 0, dueAt: 0,
-      attemptsStarted: 0, stalledCount: 0,
+      attemptsStarted: 0, stalledCount: 0, lapsedAt: null,
     });
     this.world.log(() => `  queue: add ${jobId}`);
     this.toWaiting(jobId);
@@ -219,6 +228,7 @@ export class SimQueue {
       if (!job || job.state !== 'waiting') continue;
       const consumer = w.rng.pick(ready);
       job.state = 'active';
+      job.lapsedAt = null;
       job.token = `tok-${++this.tokens}`;
       job.holder = consumer;
       job.holderIncarnation = consumer.proc.incarnation;
@@ -226,6 +236,15 @@ export class SimQueue {
       w.log(() => `  queue: ${jobId} → ${consumer.proc.name} (attempt ${job.attemptsStarted}, ${job.token})`);
       consumer.start(job, job.token);
     }
+  }
+
+  /**
+   * A worker's run of the job ended (the processor returned or threw): it no longer renews the lock. If the
+   * job is still active under that token (every move failed), the lock lapses and the stalled check takes it.
+   */
+  runEnded(jobId: string, token: string): void {
+    const job = this.jobs.get(jobId);
+    if (job && job.state === 'active' && job.token === token) job.lapsedAt = this.world.now;
   }
 
   /** Jobs whose lock lapsed (holder crashed or paused past half the lock, or a lost lock) go back to waiting. */
@@ -236,11 +255,13 @@ export class SimQueue {
       const p = job.holder.proc;
       const gone = p.incarnation !== job.holderIncarnation && w.now - p.crashedAt >= LOCK_MS / 2;
       const stuck = w.paused(p) && w.now - p.pausedAt >= LOCK_MS / 2;
+      const lapsed = job.lapsedAt !== null && w.now - job.lapsedAt >= LOCK_MS / 2;
       const lockLost = w.rng.chance(this.knobs.queue * 2);
-      if (!gone && !stuck && !lockLost) continue;
+      if (!gone && !stuck && !lapsed && !lockLost) continue;
+      const why = gone ? 'holder crashed' : stuck ? 'holder paused, still running it' : lapsed ? 'left active by its run' : 'lock lost';
       job.stalledCount++;
-      this.world.count(gone ? 'stalled job redelivered (holder crashed)' : stuck ? 'stalled job redelivered (holder paused, still running it)' : 'stalled job redelivered (lock lost)');
-      w.log(() => `  queue: ${job.id} stalled (${gone ? 'holder crashed' : stuck ? 'holder paused' : 'lock lost'}), count ${job.stalledCount}`);
+      this.world.count(`stalled job redelivered (${why})`);
+      w.log(() => `  queue: ${job.id} stalled (${why}), count ${job.stalledCount}`);
       if (job.stalledCount > MAX_STALLED_COUNT) {
         job.state = 'failed';
         job.token = null;

@@ -138,7 +138,7 @@ export async function runScenario(s: Scenario, opts: { trace?: (line: string) =>
         world.log(() => `api: CRASH before enqueueing ${t.reqId}`);
         return;
       }
-      void enqueueTransfer(apiQueue, t.reqId);
+      enqueueTransfer(apiQueue, t.reqId).catch(() => world.log(() => `api: could not enqueue ${t.reqId}: left to the sweeper`));
     });
   }
 

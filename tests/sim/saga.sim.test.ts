@@ -28,6 +28,7 @@ const MUST_COVER = [
   'ledger refused: insufficient_funds', 'rollback tombstone', 'rollback voided',
   'job lost', 'queue flushed', 'delayed job promoted late', 'stalled job redelivered (holder crashed)',
   'stalled job redelivered (holder paused, still running it)', 'sweeper re-enqueued a transfer',
+  'redis command failed', 'sweeper retried a failed job',
   'transfer committed', 'transfer rolled_back', 'transfer failed',
 ];
 

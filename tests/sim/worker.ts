@@ -159,6 +159,7 @@ export class SimWorker implements QueueConsumer {
         await q(() => queue.fail(job.id, token)).catch(() => undefined);
       }
     } finally {
+      queue.runEnded(job.id, token);
       this.busy--;
       if (this.closing && this.busy === 0) this.exit?.();
       queue.pump();
