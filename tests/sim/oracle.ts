@@ -36,6 +36,8 @@ export class Oracle {
   readonly violations: string[] = [];
   /** Transfers not in a terminal state. */
   active = 0;
+  /** Stray withdraws whose rollback no ledger has answered with success yet. */
+  unresolvedStrays = 0;
   books!: Record<Account, LedgerBook>;
 
   constructor(private readonly world: World) {}
@@ -69,6 +71,7 @@ export class Oracle {
 
   addStray(reqId: string, stray: Stray): void {
     this.strays.set(reqId, stray);
+    this.unresolvedStrays++;
     this.track(reqId, stray.userId, stray.assetId);
   }
 
@@ -119,7 +122,9 @@ export class Oracle {
   // ---- ledgers --------------------------------------------------------------------------------------------
 
   onRollbackAnswered(ledger: Account, reqId: string): void {
-    this.undone.add(`${ledger}:${reqId}`);
+    const key = `${ledger}:${reqId}`;
+    if (this.strays.has(reqId) && !this.undone.has(key)) this.unresolvedStrays--;
+    this.undone.add(key);
   }
 
   onLedgerWrite(ledger: Account, reqId: string, before: LedgerOp | undefined, after: LedgerOp): void {
@@ -174,10 +179,6 @@ export class Oracle {
   }
 
   // ---- quiescence -----------------------------------------------------------------------------------------
-
-  strayResolved(reqId: string): boolean {
-    return this.undone.has(`${this.strays.get(reqId)!.ledger}:${reqId}`);
-  }
 
   /** Once faults stopped and the world is still: every transfer terminal and consistent, nothing held. */
   checkQuiescent(deadlineMissed: boolean): void {

@@ -168,7 +168,7 @@ export async function runScenario(s: Scenario, opts: { trace?: (line: string) =>
     oracle.active === 0 &&
     world.inFlight === 0 &&
     world.deliveries === 0 &&
-    [...oracle.strays.keys()].every((id) => oracle.strayResolved(id));
+    oracle.unresolvedStrays === 0;
   await world.run(() => oracle.failed || world.now > deadline || still(), () => undefined);
   if (!oracle.failed) oracle.checkQuiescent(world.now > deadline);
 
