@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Local stack: the project's own Redis and Cassandra 5, idempotent, all state under .stack/.
-// Usage: node scripts/stack.mjs up|down|status [--nodes 3]
+// Usage: node scripts/stack.mjs up|down|status [--nodes 3] [--redis-cluster] [--redis-only|--cassandra-only]
+// `--redis-cluster`: a 3-master Redis Cluster (REDIS_CLUSTER_PORTS) instead of the single Redis.
 // Dependency-free on purpose: it runs before `npm install` has.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,6 +14,10 @@ const stackDir = path.join(root, '.stack');
 const deployDir = path.join(root, 'deploy');
 
 export const REDIS_PORT = Number(process.env.STACK_REDIS_PORT ?? 6390);
+// The Redis Cluster's masters (each also listens on port + 10000 for the cluster bus).
+const REDIS_CLUSTER_BASE_PORT = Number(process.env.STACK_REDIS_CLUSTER_PORT ?? 7301);
+export const REDIS_CLUSTER_PORTS = [0, 1, 2].map((i) => REDIS_CLUSTER_BASE_PORT + i);
+export const REDIS_CLUSTER_DIR = path.join(stackDir, 'redis-cluster');
 // The single node and the 3-node cluster use different ports so the cluster's fault tests can run while
 // the development node serves everything else.
 export const SINGLE = { name: 'single', nodes: 1, nativePort: 9042, storagePort: 7000 };
@@ -87,7 +92,7 @@ async function redisUp() {
   const dir = path.join(stackDir, 'redis');
   const pidFile = path.join(dir, 'redis.pid');
   // Idempotent: whatever already answers on the port (this checkout's or another's) is used as is.
-  if (await redisPing()) {
+  if (await redisPing(REDIS_PORT)) {
     log(`redis already up on 127.0.0.1:${REDIS_PORT}${readPid(pidFile) ? '' : ' (not started from this checkout)'}`);
     return false;
   }
@@ -102,7 +107,7 @@ async function redisUp() {
     '--daemonize', 'yes',
   ]);
   for (let i = 0; i < 100; i++) {
-    if (await redisPing()) {
+    if (await redisPing(REDIS_PORT)) {
       log(`redis up on 127.0.0.1:${REDIS_PORT}`);
       return true;
     }
@@ -111,10 +116,13 @@ async function redisUp() {
   throw new Error(`redis did not answer PING on ${REDIS_PORT}; see ${dir}/redis.log`);
 }
 
-/** @returns {Promise<boolean>} */
-function redisPing() {
+/**
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
+function redisPing(port) {
   return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port: REDIS_PORT });
+    const s = net.connect({ host: '127.0.0.1', port });
     s.setTimeout(1000);
     s.once('connect', () => s.write('PING\r\n'));
     s.once('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
@@ -128,6 +136,145 @@ function redisDown() {
   if (!pid) return log('redis not running');
   spawnSync('redis-cli', ['-p', String(REDIS_PORT), 'shutdown'], { stdio: 'ignore' });
   log('redis stopped');
+}
+
+// ---------- Redis Cluster ----------
+// Three masters from the same Debian redis-server, each with its own port and data dir, AOF on and
+// `noeviction` (deploy/redis/redis.conf), joined by `redis-cli --cluster create`. The chaos runner starts its
+// own on free ports (it flushes and restarts them), hence the parameters.
+
+/** @typedef {{ dir: string, ports: number[] }} RedisClusterLayout */
+
+/** @type {RedisClusterLayout} */
+export const STACK_REDIS_CLUSTER = { dir: REDIS_CLUSTER_DIR, ports: REDIS_CLUSTER_PORTS };
+
+/** `REDIS_CLUSTER_NODES` for a layout. @param {RedisClusterLayout} layout */
+export function redisClusterNodes(layout = STACK_REDIS_CLUSTER) {
+  return layout.ports.map((p) => `127.0.0.1:${p}`).join(',');
+}
+
+/**
+ * `redis-cli` against one port; its output.
+ * @param {number} port
+ * @param {string[]} args
+ */
+function redisCli(port, args) {
+  const r = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout : '';
+}
+
+/**
+ * CLUSTER INFO of one node as a record (empty when it does not answer).
+ * @param {number} port
+ * @returns {Record<string, string>}
+ */
+function clusterInfo(port) {
+  /** @type {Record<string, string>} */
+  const info = {};
+  for (const line of redisCli(port, ['cluster', 'info']).split(/\r?\n/)) {
+    const at = line.indexOf(':');
+    if (at > 0) info[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return info;
+}
+
+/**
+ * Starts a redis-server with deploy/redis/redis.conf (AOF, noeviction) on `port`, its data in `dir`, as a
+ * cluster node or not; idempotent (a port already answering is left alone). True if started.
+ * @param {string} dir
+ * @param {number} port
+ * @param {{ cluster?: boolean }} [opts]
+ */
+export async function startRedisServer(dir, port, opts = {}) {
+  if (await redisPing(port)) return false;
+  ensureRedisInstalled();
+  fs.mkdirSync(dir, { recursive: true });
+  sh('redis-server', [
+    path.join(deployDir, 'redis', 'redis.conf'),
+    '--port', String(port),
+    '--dir', dir,
+    '--pidfile', path.join(dir, 'redis.pid'),
+    '--logfile', path.join(dir, 'redis.log'),
+    ...(opts.cluster
+      ? [
+        '--cluster-enabled', 'yes',
+        '--cluster-config-file', 'nodes.conf',
+        '--cluster-node-timeout', '5000',
+        // Without replicas a master that is away must not stop the slots of the others.
+        '--cluster-require-full-coverage', 'no',
+      ]
+      : []),
+    '--daemonize', 'yes',
+  ]);
+  for (let i = 0; i < 100; i++) {
+    if (await redisPing(port)) return true;
+    await sleep(100);
+  }
+  throw new Error(`redis-server ${port} did not answer PING; see ${dir}/redis.log`);
+}
+
+/**
+ * Stops the redis-server on `port` (a clean SHUTDOWN: the AOF is complete) and waits until it is gone.
+ * @param {number} port
+ */
+export async function stopRedisServer(port) {
+  spawnSync('redis-cli', ['-p', String(port), 'shutdown'], { stdio: 'ignore' });
+  for (let i = 0; i < 100 && (await redisPing(port)); i++) await sleep(100);
+}
+
+/**
+ * Starts one node of a cluster layout, its data in `<layout.dir>/<port>`.
+ * @param {RedisClusterLayout} layout
+ * @param {number} port
+ */
+export function startRedisClusterNode(layout, port) {
+  return startRedisServer(path.join(layout.dir, String(port)), port, { cluster: true });
+}
+
+/**
+ * Waits until every node of the layout says the cluster is ok, all its nodes known and every slot assigned.
+ * @param {RedisClusterLayout} layout
+ * @param {number} [timeoutMs]
+ */
+export async function waitForRedisCluster(layout, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  const ok = () => layout.ports.every((p) => {
+    const info = clusterInfo(p);
+    return info.cluster_state === 'ok' && Number(info.cluster_known_nodes) === layout.ports.length && info.cluster_slots_assigned === '16384';
+  });
+  while (Date.now() < deadline) {
+    if (ok()) return;
+    await sleep(200);
+  }
+  throw new Error(`redis cluster on ${layout.ports.join(',')} not ok within ${timeoutMs} ms`);
+}
+
+/**
+ * Starts the layout's nodes and creates the cluster the first time (a restart finds it in nodes.conf).
+ * @param {RedisClusterLayout} [layout]
+ * @returns {Promise<boolean>} whether any node was started
+ */
+export async function redisClusterUp(layout = STACK_REDIS_CLUSTER) {
+  let started = false;
+  for (const port of layout.ports) started = (await startRedisClusterNode(layout, port)) || started;
+  const fresh = layout.ports.every((p) => Number(clusterInfo(p).cluster_slots_assigned ?? 0) === 0);
+  if (fresh) {
+    sh('redis-cli', ['--cluster', 'create', ...layout.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
+      stdio: 'ignore',
+    });
+  }
+  await waitForRedisCluster(layout);
+  log(`redis cluster ${started ? 'up' : 'already up'} on ${redisClusterNodes(layout)}`);
+  return started;
+}
+
+/**
+ * Stops the layout's nodes (those answering); their data stays in the layout's dir.
+ * @param {RedisClusterLayout} [layout]
+ */
+export async function redisClusterDown(layout = STACK_REDIS_CLUSTER) {
+  for (const port of layout.ports) if (await redisPing(port)) await stopRedisServer(port);
+  log(`redis cluster on ${redisClusterNodes(layout)} stopped`);
 }
 
 // ---------- Cassandra ----------
@@ -290,11 +437,15 @@ export function nodePid(topology, i) {
   return readPid(path.join(clusterDir(topology), `node${i + 1}`, 'cassandra.pid'));
 }
 
-export { startNode, waitForCql, cassandraUp, cassandraDown, redisUp, redisDown };
+export { startNode, waitForCql, cassandraUp, cassandraDown, redisUp, redisDown, redisPing };
 
 async function status() {
-  const redis = (await redisPing()) ? 'up' : 'down';
+  const redis = (await redisPing(REDIS_PORT)) ? 'up' : 'down';
   console.log(`redis      127.0.0.1:${REDIS_PORT}  ${redis}`);
+  for (const port of REDIS_CLUSTER_PORTS) {
+    const info = clusterInfo(port);
+    console.log(`redis      127.0.0.1:${port}  cluster  ${info.cluster_state ? `up (cluster ${info.cluster_state})` : 'down'}`);
+  }
   for (const t of [SINGLE, CLUSTER]) {
     for (let i = 0; i < t.nodes; i++) {
       const host = `127.0.0.${i + 1}`;
@@ -311,17 +462,22 @@ async function main() {
   const topology = nodes === 3 ? CLUSTER : nodes === 1 ? SINGLE : undefined;
   if (!topology) throw new Error('--nodes must be 1 or 3');
   const only = rest.includes('--cassandra-only') ? 'cassandra' : rest.includes('--redis-only') ? 'redis' : undefined;
+  const redisCluster = rest.includes('--redis-cluster');
   switch (cmd) {
     case 'up': {
       const started = [];
-      if (only !== 'cassandra' && (await redisUp())) started.push('redis');
+      if (only !== 'cassandra' && redisCluster) {
+        if (await redisClusterUp()) started.push('redis-cluster');
+        log(`use it with REDIS_CLUSTER_NODES=${redisClusterNodes()}`);
+      } else if (only !== 'cassandra' && (await redisUp())) started.push('redis');
       if (only !== 'redis' && (await cassandraUp(topology))) started.push(`cassandra-${topology.name}`);
       // Machine-readable last line so callers know what they must stop again.
       console.log(`STARTED=${started.join(',')}`);
       break;
     }
     case 'down':
-      if (only !== 'cassandra') redisDown();
+      if (only !== 'cassandra' && redisCluster) await redisClusterDown();
+      else if (only !== 'cassandra') redisDown();
       if (only !== 'redis') await cassandraDown(topology);
       break;
     case 'status':

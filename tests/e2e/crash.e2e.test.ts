@@ -2,7 +2,6 @@
 // flight, two workers handed the same transfer. Money is checked on the ledgers after each.
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deleteQueueKeys, enqueueTransfer, type TransferJobData } from '@it/queue';
 import { eventually } from '../support/processes.ts';
@@ -83,7 +82,7 @@ describe('crashes', () => {
     expect(inFlight.length).toBeGreaterThan(0);
     await product.setFaults('funding', { latency_ms: 0 });
     await product.setFaults('trading', { latency_ms: 0 });
-    // Jobs waiting in the lost queue come back only through the sweeper (after the API's 30 s grace).
+    // Jobs waiting in the lost queue come back only through the sweeper (after the API's 10 s grace).
     await eventually(
       'all 100 terminal',
       async () => (await Promise.all(ids.map((id) => store.get(id)))).every((r) => r && TERMINAL.includes(r.state)),
@@ -122,7 +121,7 @@ describe('crashes', () => {
       reqId, userId: BigInt(user), assetId: 1, amount: 250n, source: 'trading', target: 'funding',
       nextAttemptAt: new Date(Date.now() + 60_000),
     });
-    const conn = new Redis(product.redisUrl, { maxRetriesPerRequest: null });
+    const conn = product.connectRedis();
     const queues = [product.prefix, otherPrefix].map((prefix) => new Queue<TransferJobData>('transfers', { connection: conn, prefix }));
     const pendingWithdraws = async (w: { metricsPort: number }) => {
       const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text();

@@ -2,11 +2,10 @@
 // queue prefix of its own so runs never see each other's jobs.
 import { createHmac, randomUUID } from 'node:crypto';
 import { createTransferClient, type TransferClient, type TransferRequest } from '@it/client';
-import { Redis } from 'ioredis';
 import { createCassandraClient } from '@it/cassandra';
-import { cassandraSettings, loadBaseConfig } from '@it/config';
+import { cassandraSettings, loadBaseConfig, redisTarget, type RedisTarget } from '@it/config';
 import type { Account } from '@it/domain';
-import { deleteQueueKeys } from '@it/queue';
+import { createRedisConnection, deleteQueueKeys, type RedisConnection } from '@it/queue';
 import { openTransferStore } from '@it/store';
 import { migrateProduct } from '../../scripts/migrate.ts';
 import { ContractValidator } from './openapi-contract.ts';
@@ -26,6 +25,8 @@ export interface ProductOptions {
   workerEnv?: Record<string, string>;
   apiEnv?: Record<string, string>;
   ledgerEnv?: Record<string, string>;
+  /** A Redis Cluster (REDIS_CLUSTER_NODES) for every process instead of the environment's Redis. */
+  redisClusterNodes?: string;
 }
 
 const b64url = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
@@ -58,6 +59,8 @@ export class Product {
   readonly prefix = `{e2e-${randomUUID().slice(0, 8)}}`;
   readonly keyspace = `e2e_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   readonly redisUrl = REDIS_URL;
+  /** The environment's REDIS_CLUSTER_NODES unless the options name a cluster: then every process uses it. */
+  readonly redisClusterNodes: string | undefined;
   readonly apiUrl: string;
   /** The API's ops listener: /metrics and Bull Board. */
   readonly opsUrl: string;
@@ -71,6 +74,7 @@ export class Product {
   constructor(private readonly opts: ProductOptions) {
     // E2E_PORT_OFFSET lets two checkouts (or two people) run the same end-to-end file on one machine.
     const p = opts.basePort + Number(process.env.E2E_PORT_OFFSET ?? 0);
+    this.redisClusterNodes = opts.redisClusterNodes ?? process.env.REDIS_CLUSTER_NODES;
     this.ports = { api: p, funding: p + 1, trading: p + 2, apiMetrics: p + 3, workerMetrics: p + 10 };
     this.apiUrl = `http://127.0.0.1:${this.ports.api}`;
     this.opsUrl = `http://127.0.0.1:${this.ports.apiMetrics}`;
@@ -78,7 +82,20 @@ export class Product {
   }
 
   get baseEnv(): Record<string, string> {
-    return { QUEUE_PREFIX: this.prefix, REDIS_URL: this.redisUrl, CASSANDRA_KEYSPACE: this.keyspace };
+    return {
+      QUEUE_PREFIX: this.prefix, REDIS_URL: this.redisUrl, CASSANDRA_KEYSPACE: this.keyspace,
+      ...(this.redisClusterNodes ? { REDIS_CLUSTER_NODES: this.redisClusterNodes } : {}),
+    };
+  }
+
+  /** The Redis this product's processes use: one server, or the cluster. */
+  get redis(): RedisTarget {
+    return redisTarget(loadBaseConfig({ NODE_ENV: 'test', REDIS_URL: this.redisUrl, REDIS_CLUSTER_NODES: this.redisClusterNodes }));
+  }
+
+  /** A connection to this product's Redis as a worker makes it (cluster or not); the caller disconnects it. */
+  connectRedis(): RedisConnection {
+    return createRedisConnection(this.redis, 'worker');
   }
 
   /** A store on this product's keyspace, for tests that look at rows directly. */
@@ -151,7 +168,7 @@ export class Product {
    * to this product, without touching other tests on the same Redis. Returns how many keys were deleted.
    */
   async dropQueue(): Promise<number> {
-    const redis = new Redis(this.redisUrl);
+    const redis = this.connectRedis();
     try {
       return await deleteQueueKeys(redis, this.prefix);
     } finally {

@@ -1,7 +1,7 @@
 // Composition root of the API process: Cassandra store, queue client, auth, the HTTP app, the metrics
 // listener, and a graceful close. Started by main.ts, and in-process by the tests on port 0.
 import http from 'node:http';
-import { cassandraSettings, indexLayout, type ApiConfig } from '@it/config';
+import { cassandraSettings, indexLayout, redisTarget, type ApiConfig } from '@it/config';
 import { createApiMetrics, createLogger, type Logger } from '@it/observability';
 import { httpLedgerReaders } from '@it/reconciliation';
 import { closeServer, errorMessage, listen, withDeadline } from '@it/runtime';
@@ -46,7 +46,7 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
   cassandra.connect().catch((err: unknown) => {
     logger.warn({ err: errorMessage(err) }, 'cassandra not reachable yet');
   });
-  const queueClient = openQueueClient(config.REDIS_URL, config.QUEUE_PREFIX, logger);
+  const queueClient = openQueueClient(redisTarget(config), config.QUEUE_PREFIX, logger);
   const metrics = createApiMetrics({
     queueJobs: queueJobCounts(queueClient.queue, queueClient.ready, logger),
     lastReconciliation: () => withDeadline(store.lastReconciliation(), 1_000, 'last reconciliation'),
@@ -77,7 +77,7 @@ export async function startApi(config: ApiConfig, overrides: ApiOverrides = {}):
   });
   const auth = createAuthenticator(config, logger);
   // Live event streams: transitions arrive from the workers through Redis (transition-hub.ts).
-  const hub = openTransitionHub(config.REDIS_URL, config.QUEUE_PREFIX, logger);
+  const hub = openTransitionHub(redisTarget(config), config.QUEUE_PREFIX, logger);
   const events = transferEventsRouter({
     store,
     auth,

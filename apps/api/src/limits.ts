@@ -6,7 +6,7 @@
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { isTerminal } from '@it/fsm';
 import type { Logger } from '@it/observability';
-import type { createRedisConnection } from '@it/queue';
+import type { RedisConnection } from '@it/queue';
 import { throttledWarn, withDeadline } from '@it/runtime';
 import type { TransferStore } from '@it/store';
 
@@ -48,7 +48,7 @@ export interface Limits {
  * requests they have in flight, and a crash between the row and the add under-counts: fine for an abuse
  * limit, which is not money.
  */
-export function createLimits(deps: { redis: ReturnType<typeof createRedisConnection>; prefix: string; store: TransferStore; logger: Logger; settings: LimitSettings }): Limits {
+export function createLimits(deps: { redis: RedisConnection; prefix: string; store: TransferStore; logger: Logger; settings: LimitSettings }): Limits {
   const { redis, store, settings } = deps;
   const throttled = throttledWarn(deps.logger);
   const warn = (err: unknown, what: string) => throttled(err, `${what}: limit not applied (fails open)`);

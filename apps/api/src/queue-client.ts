@@ -2,7 +2,8 @@
 // the sweeper enqueues it later) and one QueueEvents per process for the sync wait.
 import { QueueEvents, type Queue } from 'bullmq';
 import type { Logger } from '@it/observability';
-import { createRedisConnection, createTransferQueue, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
+import type { RedisTarget } from '@it/config';
+import { createRedisConnection, createTransferQueue, TRANSFER_QUEUE, type RedisConnection, type TransferJobData } from '@it/queue';
 import { errorMessage, throttledWarn, withDeadline } from '@it/runtime';
 import { OutcomeWaiter } from './outcome-waiter.ts';
 
@@ -12,7 +13,7 @@ const CLOSE_DEADLINE_MS = 2_000;
 export interface QueueClient {
   queue: Queue<TransferJobData>;
   /** The producer connection, fail-fast while Redis is down: also the abuse limits' connection. */
-  redis: ReturnType<typeof createRedisConnection>;
+  redis: RedisConnection;
   waiter: OutcomeWaiter;
   /** Whether the producer connection is usable right now (BullMQ would otherwise wait for it). */
   ready: () => boolean;
@@ -26,11 +27,12 @@ function warnEach(logger: Logger, message: string): (err: unknown) => void {
   return (err) => warn(err, message);
 }
 
-export function openQueueClient(redisUrl: string, prefix: string, logger: Logger): QueueClient {
-  const producer = createRedisConnection(redisUrl, 'producer');
+/** `redis`: where (@it/config redisTarget), or a server's URL. */
+export function openQueueClient(redis: RedisTarget | string, prefix: string, logger: Logger): QueueClient {
+  const producer = createRedisConnection(redis, 'producer');
   producer.on('error', warnEach(logger, 'redis producer error'));
   // QueueEvents holds a blocking XREAD, so it needs a connection of its own that retries forever.
-  const eventsConnection = createRedisConnection(redisUrl, 'worker');
+  const eventsConnection = createRedisConnection(redis, 'worker');
   eventsConnection.on('error', warnEach(logger, 'redis events error'));
 
   const queue = createTransferQueue(producer, prefix);

@@ -5,7 +5,7 @@
 // forward at every heartbeat. Like the POST limits, the per-user one FAILS OPEN while Redis is down or slow.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@it/observability';
-import type { createRedisConnection } from '@it/queue';
+import type { RedisConnection } from '@it/queue';
 import { throttledWarn, withDeadline } from '@it/runtime';
 
 const LIMIT_TIMEOUT_MS = 250;
@@ -30,7 +30,7 @@ export interface StreamLimits {
 }
 
 export function createStreamLimits(deps: {
-  redis: ReturnType<typeof createRedisConnection>;
+  redis: RedisConnection;
   prefix: string;
   logger: Logger;
   maxPerProcess: number;

@@ -3,10 +3,12 @@
 // message to those streams. The messages come from the workers through Redis, never from this process's
 // memory, so a stream sees the transfer move whichever replica took its POST.
 import type { Logger } from '@it/observability';
-import { createRedisConnection, decodeTransition, transitionChannel, type TransitionMessage } from '@it/queue';
+import type { RedisTarget } from '@it/config';
+import {
+  channelSubscriber, createRedisConnection, decodeTransition, transitionChannel, type ChannelSubscriber, type RedisConnection,
+  type TransitionMessage,
+} from '@it/queue';
 import { throttledWarn, withDeadline } from '@it/runtime';
-
-type Redis = ReturnType<typeof createRedisConnection>;
 
 /** A stream does not wait longer than this for Redis to confirm its subscription: it resyncs from Cassandra. */
 const SUBSCRIBE_DEADLINE_MS = 1_000;
@@ -16,15 +18,20 @@ type Listener = (message: TransitionMessage) => void;
 export class TransitionHub {
   private readonly channels = new Map<string, { listeners: Set<Listener>; subscribed: Promise<unknown> }>();
   private readonly warn: (err: unknown, message: string) => void;
+  private readonly channelsOf: ChannelSubscriber;
 
-  /** `subscriber` becomes a subscriber connection: it must not be used for anything else. */
+  /**
+   * `subscriber` becomes a subscriber connection: it must not be used for anything else. On a Redis Cluster
+   * the channels are sharded (@it/queue channelSubscriber), as the workers publish them.
+   */
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisConnection,
     private readonly prefix: string,
     logger: Logger,
   ) {
     this.warn = throttledWarn(logger);
-    subscriber.on('message', (channel: string, text: string) => {
+    this.channelsOf = channelSubscriber(subscriber);
+    this.channelsOf.onMessage((channel: string, text: string) => {
       const entry = this.channels.get(channel);
       if (!entry) return;
       const message = decodeTransition(text);
@@ -46,7 +53,7 @@ export class TransitionHub {
     let entry = this.channels.get(channel);
     if (!entry) {
       // ioredis sends commands in order: a SUBSCRIBE after a pending UNSUBSCRIBE of the same channel wins.
-      entry = { listeners: new Set(), subscribed: this.subscriber.subscribe(channel) };
+      entry = { listeners: new Set(), subscribed: this.channelsOf.subscribe(channel) };
       this.channels.set(channel, entry);
     }
     entry.listeners.add(listener);
@@ -55,7 +62,7 @@ export class TransitionHub {
     return () => {
       if (!listeners.delete(listener) || listeners.size > 0) return;
       this.channels.delete(channel);
-      this.subscriber.unsubscribe(channel).catch((err: unknown) => this.warn(err, 'transitions: unsubscribe failed'));
+      this.channelsOf.unsubscribe(channel).catch((err: unknown) => this.warn(err, 'transitions: unsubscribe failed'));
     };
   }
 
@@ -71,8 +78,8 @@ export class TransitionHub {
 }
 
 /** A hub on a connection of its own (a subscriber connection can do nothing else), reconnecting forever. */
-export function openTransitionHub(redisUrl: string, prefix: string, logger: Logger): TransitionHub {
-  const subscriber = createRedisConnection(redisUrl, 'worker');
+export function openTransitionHub(redis: RedisTarget | string, prefix: string, logger: Logger): TransitionHub {
+  const subscriber = createRedisConnection(redis, 'subscriber');
   const warn = throttledWarn(logger);
   subscriber.on('error', (err: unknown) => warn(err, 'redis transitions subscriber error'));
   return new TransitionHub(subscriber, prefix, logger);

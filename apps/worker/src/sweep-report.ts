@@ -1,9 +1,8 @@
 // The latest successful sweep, shared through Redis. A sweep runs on whichever worker takes its job, so
 // per-worker gauges would keep each worker's own last sweep forever (and `max()` over them could report a
 // transfer stuck long after it finished). Every worker reports this one snapshot instead, read at scrape time.
-import type { Redis } from 'ioredis';
 import type { SweepSnapshot } from '@it/observability';
-import { TRANSFER_QUEUE } from '@it/queue';
+import { TRANSFER_QUEUE, type RedisConnection } from '@it/queue';
 import { withDeadline } from '@it/runtime';
 
 const READ_TIMEOUT_MS = 1_000;
@@ -19,7 +18,7 @@ if at and tonumber(at) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'finished_at', ARGV[1], 'snapshot', ARGV[2])
 return 1`;
 
-export async function saveSweepSnapshot(redis: Redis, prefix: string, s: SweepSnapshot): Promise<boolean> {
+export async function saveSweepSnapshot(redis: RedisConnection, prefix: string, s: SweepSnapshot): Promise<boolean> {
   const { finishedAt, ...counts } = s;
   const applied = await redis.eval(SAVE_IF_NEWER, 1, sweepReportKey(prefix), String(finishedAt.getTime()), JSON.stringify(counts));
   return applied === 1;
@@ -28,7 +27,7 @@ export async function saveSweepSnapshot(redis: Redis, prefix: string, s: SweepSn
 const COUNTS = ['active', 'stuck', 'overdue', 'corrupt', 'oldestActiveAgeSeconds'] as const;
 
 /** The stored snapshot; undefined when there is none, or it is not one this code wrote. */
-export async function readSweepSnapshot(redis: Redis, prefix: string): Promise<SweepSnapshot | undefined> {
+export async function readSweepSnapshot(redis: RedisConnection, prefix: string): Promise<SweepSnapshot | undefined> {
   const [at, raw] = await withDeadline(redis.hmget(sweepReportKey(prefix), 'finished_at', 'snapshot'), READ_TIMEOUT_MS, 'sweep report');
   if (!at || !raw) return undefined;
   const counts = JSON.parse(raw) as Record<string, unknown>;

@@ -1,9 +1,8 @@
 // Keeps the sweeper's BullMQ job scheduler in Redis. The scheduler lives in Redis, so it is re-asserted
 // periodically: a flushed Redis gets its safety net back within one period.
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from '@it/observability';
-import { SWEEP_JOB, SWEEPER_SCHEDULER_ID, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
+import { SWEEP_JOB, SWEEPER_SCHEDULER_ID, TRANSFER_QUEUE, type RedisConnection, type TransferJobData } from '@it/queue';
 import { errorMessage } from '@it/runtime';
 
 const REASSERT_EVERY_MS = 10_000;
@@ -12,7 +11,7 @@ const UPSERT_LOCK_MS = 15_000;
 export interface SweeperScheduleOptions {
   queue: Queue<TransferJobData>;
   /** A connection for the upsert lock (the queue's own). */
-  connection: Redis;
+  connection: RedisConnection;
   prefix: string;
   cron: string;
   logger: Logger;

@@ -3,16 +3,15 @@
 // is given, not inside the coordinator: a transition is announced exactly when its compare-and-set applied,
 // and the saga's code does not know streams exist. Fire and forget: the write is already durable, and a
 // stream that misses a message catches up from Cassandra at its next heartbeat.
-import type { Redis } from 'ioredis';
 import type { Logger } from '@it/observability';
-import { encodeTransition, transitionChannel } from '@it/queue';
+import { encodeTransition, publishMessage, transitionChannel, type RedisConnection } from '@it/queue';
 import { throttledWarn } from '@it/runtime';
 import type { TransferRecord } from '@it/store';
 import type { CoordinatorStore } from './coordinator.ts';
 
 export type PublishTransition = (record: TransferRecord) => void;
 
-export function createTransitionPublisher(redis: Redis, prefix: string, logger: Logger): PublishTransition {
+export function createTransitionPublisher(redis: RedisConnection, prefix: string, logger: Logger): PublishTransition {
   const warn = throttledWarn(logger);
   return (record) => {
     // A connection that is down would queue the command until Redis returns: nobody waits for it by then.
@@ -21,7 +20,7 @@ export function createTransitionPublisher(redis: Redis, prefix: string, logger: 
       reqId: record.reqId, state: record.state, version: record.version, error: record.error, attempt: record.attempt,
       updatedAt: record.updatedAt,
     });
-    redis.publish(transitionChannel(prefix, record.reqId), message).catch((err: unknown) => warn(err, 'transition not published'));
+    publishMessage(redis, transitionChannel(prefix, record.reqId), message).catch((err: unknown) => warn(err, 'transition not published'));
   };
 }
 

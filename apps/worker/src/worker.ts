@@ -2,7 +2,7 @@
 // scheduler, the adapters, and the metrics/probe listener.
 import { UnrecoverableError, Worker } from 'bullmq';
 import { createHttpAdapter } from '@it/adapters';
-import { cassandraSettings, indexLayout, type WorkerConfig } from '@it/config';
+import { cassandraSettings, indexLayout, redisTarget, type WorkerConfig } from '@it/config';
 import { createLogger, createWorkerMetrics, type Logger } from '@it/observability';
 import { createRedisConnection, createTransferQueue, STEP_JOB, SWEEP_JOB, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
 import { closeServer, createProbeServer, errorMessage, listen, sleep, throttledWarn } from '@it/runtime';
@@ -41,7 +41,7 @@ export async function startWorker(
       headers: { authorization: `Bearer ${config.TRADING_TOKEN}` },
     }),
   };
-  const queueConnection = createRedisConnection(config.REDIS_URL, 'worker');
+  const queueConnection = createRedisConnection(redisTarget(config), 'worker');
   const queue = createTransferQueue(queueConnection, config.QUEUE_PREFIX);
   const metrics = createWorkerMetrics({
     // Not while Redis is down: the worker connection queues commands until it is back.
@@ -76,14 +76,18 @@ export async function startWorker(
       return runSteps(job, token);
     },
     {
-      connection: createRedisConnection(config.REDIS_URL, 'worker'),
+      connection: createRedisConnection(redisTarget(config), 'worker'),
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
       // A step never legitimately stalls twice: keep retrying stalled jobs instead of failing them,
       // the saga makes repeated runs harmless.
       maxStalledCount: 10,
+      // A killed worker's jobs run again within about 1.25 × the lock: it lapses at most a lock after the last
+      // renewal, and the next check (every quarter lock) moves it back to wait. Renewing every quarter lets a
+      // live worker's event loop stall for ¾ of the lock before a duplicate run (harmless, but wasted).
       lockDuration: config.WORKER_LOCK_MS,
-      stalledInterval: config.WORKER_LOCK_MS,
+      lockRenewTime: config.WORKER_LOCK_MS / 4,
+      stalledInterval: config.WORKER_LOCK_MS / 4,
       // Started once the transfer schema this build needs is applied (see below).
       autorun: false,
     },

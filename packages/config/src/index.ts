@@ -30,6 +30,60 @@ const replication = z
     message: 'expected SimpleStrategy:<rf> or NetworkTopologyStrategy:<dc>=<rf>[:<dc>=<rf>…]',
   });
 
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/** Where a process's Redis is: one server by URL, or a Redis Cluster by its seed nodes. */
+export type RedisTarget =
+  | { mode: 'single'; url: string }
+  | { mode: 'cluster'; nodes: RedisNode[]; username: string | undefined; password: string | undefined; tls: boolean };
+
+type ClusterTarget = Extract<RedisTarget, { mode: 'cluster' }>;
+
+function parseClusterNodes(value: string, ctx: z.RefinementCtx): ClusterTarget | undefined {
+  const entries = value.split(',').map((e) => e.trim()).filter(Boolean);
+  const parsed = entries.map((e) => {
+    try {
+      const u = new URL(/^[a-z]+:\/\//.test(e) ? e : `redis://${e}`);
+      const port = Number(u.port);
+      if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || !u.hostname || !Number.isInteger(port) || port < 1 || (u.pathname !== '' && u.pathname !== '/')) {
+        return undefined;
+      }
+      return {
+        node: { host: u.hostname.replace(/^\[|\]$/g, ''), port },
+        auth: [u.protocol, decodeURIComponent(u.username), decodeURIComponent(u.password)].join('\n'),
+        u,
+      };
+    } catch {
+      return undefined;
+    }
+  });
+  const bad = entries.filter((_, i) => parsed[i] === undefined);
+  if (!entries.length) {
+    ctx.addIssue('no node given');
+    return undefined;
+  }
+  if (bad.length) {
+    ctx.addIssue(`not host:port or redis[s]://[user:password@]host:port: ${bad.join(', ')}`);
+    return undefined;
+  }
+  const ok = parsed as NonNullable<(typeof parsed)[number]>[];
+  if (new Set(ok.map((p) => p.auth)).size > 1) {
+    ctx.addIssue('every node must have the same scheme and credentials');
+    return undefined;
+  }
+  const first = ok[0]!.u;
+  return {
+    mode: 'cluster',
+    nodes: ok.map((p) => p.node),
+    username: first.username ? decodeURIComponent(first.username) : undefined,
+    password: first.password ? decodeURIComponent(first.password) : undefined,
+    tls: first.protocol === 'rediss:',
+  };
+}
+
 const baseSchema = z.object({
   // Unset means production: only an explicit development or test unlocks development defaults.
   NODE_ENV: z.enum(['development', 'test', 'production']).optional(),
@@ -52,6 +106,12 @@ const baseSchema = z.object({
   ACTIVE_INDEX_SHARDS: z.coerce.number().int().min(1).max(256).default(8),
 
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6390'),
+  // A Redis Cluster instead of REDIS_URL: its seed nodes, `host:port` or `redis[s]://[user:password@]host:port`,
+  // comma-separated (credentials and TLS alike on every entry). Every process's Redis use goes to the cluster.
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((value, ctx) => (value === undefined || value.trim() === '' ? undefined : parseClusterNodes(value, ctx))),
   // Hash-tagged so every BullMQ key of the queue lands on one Redis Cluster slot.
   QUEUE_PREFIX: z.string().default('{transfer}'),
 });
@@ -139,9 +199,12 @@ export type ApiConfig = WithSecrets<Omit<z.infer<typeof apiSchema>, 'FUNDING_TOK
 };
 
 const workerSchema = baseSchema.extend({
-  WORKER_CONCURRENCY: positiveInt.max(256).default(16),
-  // BullMQ job lock; a worker that dies mid-step frees its job after this long (stalled-job check).
-  WORKER_LOCK_MS: positiveInt.min(1_000).default(30_000),
+  // Jobs in hand at once: a step mostly waits on Cassandra and the ledgers, so one process can run many.
+  WORKER_CONCURRENCY: positiveInt.max(256).default(64),
+  // BullMQ job lock, renewed every quarter of it; the stalled-job check runs as often. A worker that dies
+  // mid-step frees its jobs within about 1.25 × this (issue 16: everything SIGKILLed, all terminal within 10 s);
+  // a live worker loses a lock (a harmless duplicate run) only if its event loop stalls for ¾ of it.
+  WORKER_LOCK_MS: positiveInt.min(1_000).default(4_000),
   FUNDING_URL: z.string().url().default(DEV_FUNDING_URL),
   TRADING_URL: z.string().url().default(DEV_TRADING_URL),
   // Sent to each service as `Authorization: Bearer <token>` (docs/adapter-contract.md).
@@ -150,8 +213,9 @@ const workerSchema = baseSchema.extend({
   ADAPTER_TIMEOUT_MS: positiveInt.default(3_000),
   BACKOFF_BASE_MS: positiveInt.default(500),
   BACKOFF_MAX_MS: positiveInt.default(60_000),
-  // A worker that took a job but died leaves the transfer's next attempt this far in the future.
-  STEP_LEASE_MS: positiveInt.default(30_000),
+  // A worker that took a job but died leaves the transfer's next attempt this far in the future: when the job
+  // is lost with it (Redis flushed), the sweeper takes the transfer up again after this.
+  STEP_LEASE_MS: positiveInt.default(10_000),
   SWEEPER_ENABLED: bool.default(true),
   SWEEPER_CRON: z.string().default('*/5 * * * * *'),
   STUCK_AFTER_MS: positiveInt.default(5 * 60_000),
@@ -232,8 +296,20 @@ function refuseUnsafeBase(c: BaseConfig, mode: Mode, problems: string[]): void {
   if (c.CASSANDRA_CONSISTENCY.endsWith('ONE')) problems.push('CASSANDRA_CONSISTENCY must be a quorum in production');
 }
 
+/**
+ * BullMQ's multi-key scripts need every key of the queue in one slot: a hash tag in the prefix. Redis hashes
+ * only what lies between a key's first `{` and the next `}`, when that is not empty.
+ */
+export function hasHashTag(prefix: string): boolean {
+  const open = prefix.indexOf('{');
+  return open >= 0 && prefix.indexOf('}', open + 1) > open + 1;
+}
+
 function finish<T extends BaseConfig>(c: T, mode: Mode, problems: string[]): T {
   refuseUnsafeBase(c, mode, problems);
+  if (c.REDIS_CLUSTER_NODES && !hasHashTag(c.QUEUE_PREFIX)) {
+    problems.push(`QUEUE_PREFIX must contain a hash tag such as {transfer} on a Redis Cluster (is ${c.QUEUE_PREFIX})`);
+  }
   if (problems.length) throw new ConfigError(`refusing to start:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   return Object.freeze(c);
 }
@@ -327,6 +403,11 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv = process.env): LedgerCo
     problems.push('LEDGER_TLS_CERT_FILE and LEDGER_TLS_KEY_FILE go together');
   }
   return finish(loaded, mode, problems);
+}
+
+/** The Redis every process of this configuration uses: the cluster when REDIS_CLUSTER_NODES is set, else REDIS_URL. */
+export function redisTarget(c: BaseConfig): RedisTarget {
+  return c.REDIS_CLUSTER_NODES ?? { mode: 'single', url: c.REDIS_URL };
 }
 
 /** The transfer store's active-index layout, from the validated configuration. */
