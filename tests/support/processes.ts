@@ -31,8 +31,10 @@ export async function startApp(
 ): Promise<AppProcess> {
   // node itself with tsx as a loader, not the tsx CLI: the CLI runs the app in a child process, so a
   // SIGKILL aimed at it would leave the real app running. PRODUCT_FROM_BUILD=1 runs the production bundles
-  // (`npm run build` first) instead, to measure what production runs.
-  const command = process.env.PRODUCT_FROM_BUILD === '1' ? ['--enable-source-maps', `dist/${app}.js`] : ['--import', 'tsx', scripts[app]];
+  // (`npm run build` first; PRODUCT_BUILD_DIR: bundles built elsewhere in the repository) instead, to
+  // measure what production runs.
+  const bundle = path.join(process.env.PRODUCT_BUILD_DIR ?? 'dist', `${app}.js`);
+  const command = process.env.PRODUCT_FROM_BUILD === '1' ? ['--enable-source-maps', bundle] : ['--import', 'tsx', scripts[app]];
   const child = spawn(process.execPath, command, {
     cwd: root,
     env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env },
