@@ -2,15 +2,13 @@
 // operation row or balance) and again at quiescence. The oracle sees the world's ground truth (every row of
 // the store and the ledgers), which no process in it can.
 import type { Account } from '@it/domain';
-import { EVENTS, isTerminal, STATES, transition, type State } from '@it/fsm';
+import { isTerminal, STATES, writeTargets, type State } from '@it/fsm';
 import type { TransferRecord } from '@it/store';
 import { accountKey, type LedgerBook, type LedgerOp } from './ledger.ts';
 import type { World } from './world.ts';
 
-/** For each state, the states one applied write may lead to: the FSM's transitions. */
-const LEGAL = new Map<State, Set<State>>(
-  STATES.map((s) => [s, new Set(EVENTS.flatMap((e) => { const t = transition(s, e); return t.ok ? [t.to] : []; }))]),
-);
+/** For each state, the states one applied write may lead to: the FSM's transitions and the writes folding two. */
+const LEGAL = new Map<State, Set<State>>(STATES.map((s) => [s, writeTargets(s)]));
 
 /** A withdraw that holds or has taken the money from the account's available balance. */
 const TAKEN = new Set(['frozen', 'debited', 'committed']);

@@ -1,10 +1,11 @@
-// Runs one saga step for a transfer: read the row, persist the intent when the FSM says so, make the one
-// adapter call the state names, and record its outcome with a compare-and-set. The FSM decides; this file
-// only performs.
+// Runs one saga step for a transfer: read the row (or take the one the previous step's compare-and-set
+// wrote), persist the intent when the FSM says so, make the one adapter call the state names, and record its
+// outcome with a compare-and-set (with the next call's intent when the FSM folds them into one write). The
+// FSM decides; this file only performs.
 import type { LedgerAdapter } from '@it/adapters';
 import { CorruptRowError } from '@it/cassandra';
 import { PENDING_CAUSES, pending, type Account, type Outcome, type OutcomeKind } from '@it/domain';
-import { actionFor, isTerminal, transition, type Event, type Leg, type Operation, type State } from '@it/fsm';
+import { actionFor, isTerminal, transition, writeFor, type Event, type Leg, type Operation, type State } from '@it/fsm';
 import type { Logger, WorkerMetrics } from '@it/observability';
 import { backoffDelay, type BackoffPolicy } from '@it/queue';
 import { errorMessage } from '@it/runtime';
@@ -59,11 +60,16 @@ export class Coordinator {
     }
   }
 
-  async step(reqId: string): Promise<StepResult> {
+  /**
+   * One step of `reqId`. `known`: the record this worker's last applied compare-and-set returned, used instead
+   * of reading the row again. It is what the row held when that write applied; should another writer have
+   * moved the row since, this step's compare-and-set loses, exactly as after a read that went stale.
+   */
+  async step(reqId: string, known?: TransferRecord): Promise<StepResult> {
     const started = process.hrtime.bigint();
-    let read: TransferRecord | undefined;
+    let read: TransferRecord | undefined = known;
     try {
-      read = await this.store.get(reqId);
+      read ??= await this.store.get(reqId);
     } catch (err) {
       if (err instanceof CorruptRowError) {
         this.opts.metrics?.anomalies.inc({ kind: 'corrupt_row' });
@@ -159,20 +165,29 @@ export class Coordinator {
     return this.move(current, event, { error, attempt: 0 }, { event, call, answer });
   }
 
+  /**
+   * Writes `event`'s transition. When the state it reaches only begins the next call (writeFor), that begin is
+   * in the same write: the outcome is recorded, and the next call's intent made durable, by one compare-and-set.
+   */
   private async move(
     current: TransferRecord,
     event: Event,
     fields: { error: string | null; attempt: number },
     note: TransitionNote,
   ): Promise<StepResult> {
-    const t = transition(current.state, event);
-    if (!t.ok) throw new Error(`coordinator bug: ${t.reason}`);
+    const w = writeFor(current.state, event);
+    if (!w.ok) throw new Error(`coordinator bug: ${w.reason}`);
     const nextAttemptAt = new Date(this.clock().getTime() + this.opts.leaseMs);
-    const res = await this.store.compareAndSet({ from: current, to: t.to, ...fields, nextAttemptAt, note });
+    const res = await this.store.compareAndSet(
+      w.via
+        ? { from: current, to: w.to, ...fields, nextAttemptAt, via: { state: w.via, note }, note: { event: 'begin', call: null, answer: null } }
+        : { from: current, to: w.to, ...fields, nextAttemptAt, note },
+    );
     if (!res.applied) return this.lost(current, res.current);
-    this.opts.logger.info({ req_id: current.reqId, from: current.state, to: t.to }, 'transfer moved');
-    if (isTerminal(t.to)) {
-      this.finished(res.record, t.to);
+    // Every transition is in the row's history (actor, time, call, answer): the log says it at debug only.
+    this.opts.logger.debug({ req_id: current.reqId, from: current.state, to: w.to }, 'transfer moved');
+    if (isTerminal(w.to)) {
+      this.finished(res.record, w.to);
       return { kind: 'terminal', record: res.record };
     }
     return { kind: 'progressed', record: res.record };
@@ -189,7 +204,8 @@ export class Coordinator {
 
   private finished(record: TransferRecord, outcome: State): void {
     this.opts.metrics?.transfersFinished.inc({ outcome });
-    const seconds = (record.updatedAt.getTime() - record.createdAt.getTime()) / 1000;
-    this.opts.metrics?.transferDuration.observe({ outcome }, Math.max(0, seconds));
+    const seconds = Math.max(0, (record.updatedAt.getTime() - record.createdAt.getTime()) / 1000);
+    this.opts.metrics?.transferDuration.observe({ outcome }, seconds);
+    this.opts.logger.info({ req_id: record.reqId, outcome, error: record.error, seconds }, 'transfer finished');
   }
 }

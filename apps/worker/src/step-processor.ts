@@ -6,6 +6,7 @@ import { StoreUnavailableError, UnknownOutcomeError } from '@it/cassandra';
 import type { Logger, StepError, WorkerMetrics } from '@it/observability';
 import { backoffDelay, type BackoffPolicy, type TransferJobData } from '@it/queue';
 import { errorMessage } from '@it/runtime';
+import type { TransferRecord } from '@it/store';
 import type { Coordinator } from './coordinator.ts';
 
 /** Steps a job may run back to back before yielding its slot to other transfers. */
@@ -41,10 +42,12 @@ export function createStepProcessor(deps: StepProcessorDeps) {
   const clock = deps.clock ?? Date.now;
   return async function runSteps(job: StepJob, token: string): Promise<string> {
     const reqId = job.data.reqId;
+    // The row as this run's last applied compare-and-set left it: the next step starts from it, not from a read.
+    let known: TransferRecord | undefined;
     for (let i = 0; ; i++) {
       let result;
       try {
-        result = await coordinator.step(reqId);
+        result = await coordinator.step(reqId, known);
       } catch (err) {
         // Cassandra unreachable or a write with unsettled outcome: nothing was decided; ask again later.
         const delay = backoffDelay(job.attemptsStarted, backoff, deps.random);
@@ -60,6 +63,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
             await job.moveToWait(token);
             throw new WaitingError();
           }
+          known = result.record;
           continue;
         case 'deferred':
           await job.moveToDelayed(result.retryAt.getTime(), token);

@@ -44,6 +44,7 @@ class MemoryStore implements CoordinatorStore {
   /** Runs before the next compare-and-set reaches the row: a rival worker's write. */
   rival: (() => void) | undefined;
   readError: Error | undefined;
+  reads = 0;
 
   constructor(row?: TransferRecord) {
     this.row = row;
@@ -63,6 +64,7 @@ class MemoryStore implements CoordinatorStore {
   }
 
   get(reqId: string): Promise<TransferRecord | undefined> {
+    this.reads++;
     if (this.readError) return Promise.reject(this.readError);
     return Promise.resolve(this.row?.reqId === reqId ? this.row : undefined);
   }
@@ -79,7 +81,8 @@ class MemoryStore implements CoordinatorStore {
     this.row = {
       ...row,
       state: req.to,
-      version: row.version + 1,
+      // A write by way of another state records two changes, as the Cassandra store counts them.
+      version: row.version + (req.via ? 2 : 1),
       transitionId: `t${++this.nextId}`,
       error: req.error,
       attempt: req.attempt,
@@ -160,26 +163,43 @@ async function histogram(metric: { get(): Promise<{ values: { labels: object; va
 }
 
 describe('one step from each resting state', () => {
-  it('init: persists source_pending before withdrawing from the source, then records source_done', async () => {
+  it('init: persists source_pending before withdrawing, then records source_done and target_pending in one write', async () => {
     const { store, funding, trading, coordinator, logs } = setup(record('init', { error: 'kept', attempt: 2 }));
     const r = await coordinator.step(REQ_ID);
     expect(funding.calls).toEqual([{ op: 'withdraw', arg: MOVEMENT, stateDuringCall: 'source_pending' }]);
     expect(trading.calls).toEqual([]);
     expect(store.writes.map(({ from, ...w }) => ({ from: [from.state, from.version], ...w }))).toEqual([
       { from: ['init', 3], to: 'source_pending', error: 'kept', attempt: 0, nextAttemptAt: LEASE, note: { event: 'begin', call: null, answer: null } },
-      // A definite success clears the message: only a refusal's reason is ever a transfer's message.
+      // A definite success clears the message: only a refusal's reason is ever a transfer's message. The
+      // withdraw's outcome and the deposit's intent are one compare-and-set; the history names both changes.
       {
-        from: ['source_pending', 4], to: 'source_done', error: null, attempt: 0, nextAttemptAt: LEASE,
-        note: { event: 'success', call: 'funding.withdraw', answer: null },
+        from: ['source_pending', 4], to: 'target_pending', error: null, attempt: 0, nextAttemptAt: LEASE,
+        via: { state: 'source_done', note: { event: 'success', call: 'funding.withdraw', answer: null } },
+        note: { event: 'begin', call: null, answer: null },
       },
     ]);
     expect(r).toEqual({ kind: 'progressed', record: store.current() });
-    expect(store.current()).toMatchObject({ state: 'source_done', version: 5 });
+    expect(store.current()).toMatchObject({ state: 'target_pending', version: 6 });
+    // Transitions are in the row's history: logged at debug.
     expect(logs).toEqual([
-      { level: 'info', fields: { req_id: REQ_ID, from: 'init', to: 'source_pending' }, msg: 'transfer moved' },
+      { level: 'debug', fields: { req_id: REQ_ID, from: 'init', to: 'source_pending' }, msg: 'transfer moved' },
       { level: 'debug', fields: { req_id: REQ_ID, service: 'funding', op: 'withdraw', outcome: { kind: 'success' } }, msg: 'adapter call' },
-      { level: 'info', fields: { req_id: REQ_ID, from: 'source_pending', to: 'source_done' }, msg: 'transfer moved' },
+      { level: 'debug', fields: { req_id: REQ_ID, from: 'source_pending', to: 'target_pending' }, msg: 'transfer moved' },
     ]);
+  });
+
+  it('a step from the record the last write returned reads nothing; a stale one loses to the row as it is', async () => {
+    const { store, trading, coordinator } = setup(record('init'));
+    const first = await coordinator.step(REQ_ID);
+    expect(store.reads).toBe(1);
+    const known = first.kind === 'progressed' ? first.record : undefined;
+    expect(await coordinator.step(REQ_ID, known)).toEqual({ kind: 'progressed', record: store.current() });
+    expect(store.reads).toBe(1);
+    expect(trading.calls.map((c) => [c.op, c.stateDuringCall])).toEqual([['deposit', 'target_pending']]);
+    // A rival moved the row after the record was returned: the write loses and reports the winner.
+    const stale = store.current()!;
+    store.overwrite('finalizing');
+    expect(await coordinator.step(REQ_ID, stale)).toEqual({ kind: 'lost', current: store.current() });
   });
 
   it('source_done: persists target_pending before depositing to the target, then records finalizing', async () => {
@@ -199,16 +219,21 @@ describe('one step from each resting state', () => {
   });
 
   it.each([
-    { state: 'source_pending', service: 'funding', op: 'withdraw', arg: MOVEMENT, to: 'source_done' },
-    { state: 'target_pending', service: 'trading', op: 'deposit', arg: MOVEMENT, to: 'finalizing' },
-  ] as const)('$state: repeats the $op in flight without writing an intent first', async ({ state, service, op, arg, to }) => {
+    {
+      state: 'source_pending', service: 'funding', op: 'withdraw', arg: MOVEMENT,
+      write: { to: 'target_pending', via: { state: 'source_done', note: { event: 'success', call: 'funding.withdraw', answer: null } }, note: { event: 'begin', call: null, answer: null } },
+    },
+    {
+      state: 'target_pending', service: 'trading', op: 'deposit', arg: MOVEMENT,
+      write: { to: 'finalizing', note: { event: 'success', call: 'trading.deposit', answer: null } },
+    },
+  ] as const)('$state: repeats the $op in flight without writing an intent first', async ({ state, service, op, arg, write }) => {
     const s = setup(record(state, { attempt: 4, error: 'pending: earlier' }));
     expect(await s.coordinator.step(REQ_ID)).toEqual({ kind: 'progressed', record: s.store.current() });
     expect(s[service].calls).toEqual([{ op, arg, stateDuringCall: state }]);
     // Progress resets the attempt counter; success clears the unknown outcome's detail (committed says null).
     expect(s.store.writes).toEqual([{
-      from: record(state, { attempt: 4, error: 'pending: earlier' }), to, error: null, attempt: 0, nextAttemptAt: LEASE,
-      note: { event: 'success', call: `${service}.${op}`, answer: null },
+      from: record(state, { attempt: 4, error: 'pending: earlier' }), error: null, attempt: 0, nextAttemptAt: LEASE, ...write,
     }]);
   });
 
@@ -229,7 +254,10 @@ describe('one step from each resting state', () => {
       { name: 'sum', labels: { outcome: to }, value: 5 },
       { name: 'count', labels: { outcome: to }, value: 1 },
     ]);
-    expect(logs.at(-1)).toEqual({ level: 'info', fields: { req_id: REQ_ID, from: state, to }, msg: 'transfer moved' });
+    // One line at info per transfer, when it finishes.
+    expect(logs.filter((l) => l.level === 'info')).toEqual([
+      { level: 'info', fields: { req_id: REQ_ID, outcome: to, error: null, seconds: 5 }, msg: 'transfer finished' },
+    ]);
   });
 
   it('a clock that went backwards never yields a negative transfer duration', async () => {

@@ -174,12 +174,12 @@ describe('transfer history', () => {
     await expect(coordinator(lossy, new Scripted('funding'), new Scripted('trading')).step(reqId)).rejects.toThrow('killed');
     const fundingB = new Scripted('funding');
     await finish(coordinator(b.store, fundingB, new Scripted('trading')), reqId);
-    // B found source_done: it never repeated the withdraw.
+    // B found target_pending (the withdraw's outcome and the deposit's intent, one write): it never repeated the withdraw.
     expect(fundingB.calls).toEqual(['commit']);
     const { record, history } = await historyOf(reqId);
     expect(history.map((e) => [e.to, e.actor])).toEqual([
       ['init', 'api-1'], ['source_pending', 'worker-a'], ['source_done', 'worker-a'],
-      ['target_pending', 'worker-b'], ['finalizing', 'worker-b'], ['committed', 'worker-b'],
+      ['target_pending', 'worker-a'], ['finalizing', 'worker-b'], ['committed', 'worker-b'],
     ]);
     expect(historyProblems(record, history)).toEqual([]);
   });

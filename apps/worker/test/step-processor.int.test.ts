@@ -252,7 +252,8 @@ describe('step processor in a BullMQ worker', () => {
     await stopped;
 
     expect(await s.queue.getJobState(jobIdFor(reqId))).toBe('waiting');
-    expect((await store.get(reqId))?.state).toBe('source_done');
+    // The withdraw's outcome was written with the deposit's intent; the deposit is the next worker's.
+    expect((await store.get(reqId))?.state).toBe('target_pending');
     expect(s.trading.calls).toEqual([]);
 
     const finished = s.run(reqId);

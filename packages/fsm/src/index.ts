@@ -127,3 +127,30 @@ export function transition(state: State, event: Event): Transition {
       return illegal(state, event);
   }
 }
+
+/** What one write records: the transition, and possibly the state it passed through on the way. */
+export type Write =
+  | { ok: true; to: State; via?: State; anomaly?: string }
+  | { ok: false; reason: string };
+
+/**
+ * The write that records `event` in `state`: the transition, and when the state it reaches has nothing to do
+ * but begin the next call (`source_done`), that begin too. The outcome of one call and the intent of the next
+ * are then one compare-and-set, and the intent is still durable before its call: the row goes from
+ * `source_pending` to `target_pending` by way of `source_done`, which the history records.
+ */
+export function writeFor(state: State, event: Event): Write {
+  const t = transition(state, event);
+  if (!t.ok || t.anomaly || event === 'begin' || t.to === state || actionFor(t.to).kind !== 'begin') return t;
+  const next = transition(t.to, 'begin');
+  return next.ok ? { ok: true, to: next.to, via: t.to } : next;
+}
+
+/** The states one applied write may lead to from `state`: every transition, and every `writeFor`. */
+export function writeTargets(state: State): Set<State> {
+  const out = new Set<State>();
+  for (const event of EVENTS) {
+    for (const w of [transition(state, event), writeFor(state, event)]) if (w.ok) out.add(w.to);
+  }
+  return out;
+}

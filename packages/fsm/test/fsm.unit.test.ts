@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  EVENTS, STATES, actionFor, isState, isTerminal, transition,
+  EVENTS, STATES, actionFor, isState, isTerminal, transition, writeFor, writeTargets,
   type Event, type State,
 } from '../src/index.ts';
 
@@ -123,5 +123,38 @@ describe('state guards', () => {
   });
   it('knows the terminal states', () => {
     expect(STATES.filter(isTerminal)).toEqual(['committed', 'rolled_back', 'failed']);
+  });
+});
+
+describe('writeFor: what one compare-and-set records', () => {
+  it('folds the begin of the next call into the outcome that makes it due: only source_pending + success', () => {
+    const merged = PAIRS.flatMap(([s, e]) => {
+      const w = writeFor(s, e);
+      return w.ok && w.via ? [`${s} + ${e} → ${w.via} → ${w.to}`] : [];
+    });
+    expect(merged).toEqual(['source_pending + success → source_done → target_pending']);
+  });
+
+  it('is the transition itself everywhere else, illegal pairs and anomalies included', () => {
+    for (const [s, e] of PAIRS) {
+      if (s === 'source_pending' && e === 'success') continue;
+      expect(writeFor(s, e)).toEqual(transition(s, e));
+    }
+  });
+
+  it('never writes past a call: the state a merged write ends in names the call to make next', () => {
+    for (const [s, e] of PAIRS) {
+      const w = writeFor(s, e);
+      if (w.ok && w.via) {
+        expect(actionFor(w.via)).toEqual({ kind: 'begin' });
+        expect(actionFor(w.to).kind).toBe('call');
+      }
+    }
+  });
+
+  it('writeTargets: the states one applied write may reach', () => {
+    expect([...writeTargets('source_pending')].sort()).toEqual(['failed', 'source_done', 'source_pending', 'target_pending']);
+    expect([...writeTargets('init')]).toEqual(['source_pending']);
+    expect([...writeTargets('committed')]).toEqual([]);
   });
 });

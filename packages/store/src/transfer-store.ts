@@ -58,6 +58,11 @@ export interface CompareAndSet {
   nextAttemptAt: Date | null;
   /** What caused the write, for the history written with it (event, call, the service's answer). */
   note?: TransitionNote;
+  /**
+   * A state the row passes through on its way to `to` in this same write, and what caused that first change
+   * (then `note` is what caused the second): the history gets both entries, the version moves by two.
+   */
+  via?: { state: State; note: TransitionNote };
 }
 
 export type CasResult =
@@ -350,12 +355,14 @@ export class TransferStore {
     const terminal = isTerminal(req.to);
     const note = req.note ?? { event: null, call: null, answer: null };
     // The history is written by this same statement: a self-transition (an unknown outcome, an anomaly)
-    // extends the run of retries; a change of state appends its entry, folding the run in, and ends the run.
-    const folded = req.to === from.state;
+    // extends the run of retries; a change of state appends its entry (two, by way of `via`), folding the run
+    // into the first, and ends the run.
+    const { via } = req;
+    const folded = !via && req.to === from.state;
     const next: TransferRecord = {
       ...from,
       state: req.to,
-      version: from.version + 1,
+      version: from.version + (via ? 2 : 1),
       transitionId: randomUUID(),
       error: req.error,
       attempt: req.attempt,
@@ -365,11 +372,17 @@ export class TransferStore {
     };
     const set = 'state = ?, version = ?, transition_id = ?, error = ?, attempt = ?, next_attempt_at = ?, updated_at = ?, retry_run = ?';
     const values = [next.state, next.version, next.transitionId, next.error, next.attempt, next.nextAttemptAt, now, retryRunValue(next.retryRun)];
+    const entries = via
+      ? {
+          [from.version + 1]: entryOf(from, { state: via.state, attempt: 0, updatedAt: now }, via.note, this.actor),
+          [next.version]: entryOf({ state: via.state, retryRun: null }, next, note, this.actor),
+        }
+      : { [next.version]: entryOf(from, next, note, this.actor) };
     const [query, params] = folded
       ? [`UPDATE transfers SET ${set} WHERE req_id = ? IF state = ? AND version = ?`, [...values, from.reqId, from.state, from.version]]
       : [
           `UPDATE transfers SET ${set}, history = history + ? WHERE req_id = ? IF state = ? AND version = ?`,
-          [...values, { [next.version]: entryOf(from, next, note, this.actor) }, from.reqId, from.state, from.version],
+          [...values, entries, from.reqId, from.state, from.version],
         ];
     const write = await conditionalWrite(
       () => this.client.execute(query, params, { prepare: true, isIdempotent: false }),
