@@ -1,5 +1,6 @@
 // Creating a transfer, with no HTTP in it: claim the Idempotency-Key, write the durable `init` row, enqueue
-// the first step, wait briefly for the outcome, and read it back from Cassandra (the source of truth).
+// the first step, wait briefly for the outcome, and answer with it (a committed job's own word, else the row
+// read back from Cassandra, the source of truth).
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { UnknownOutcomeError } from '@it/cassandra';
@@ -104,7 +105,7 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
     }
   }
 
-  /** Enqueues, waits until the job ends or the window closes, and reads the outcome back. */
+  /** Enqueues, waits until the job ends or the window closes, and answers with the outcome. */
   async function awaitOutcome(record: TransferRecord, startedAt: number, respondAsync: boolean, log: Logger): Promise<TransferResult> {
     const ended = (how: SyncWaitResult, result: TransferResult) => {
       metrics.syncWait.inc({ result: how });
@@ -124,24 +125,35 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
     }
     const watch = waiter.watch(jobIdFor(record.reqId));
     let waited = false;
+    let returned: unknown;
     try {
       if (await enqueue(record.reqId, log)) {
         waited = true;
-        await watch.wait(startedAt + deps.syncWaitMs - Date.now());
+        const end = await watch.wait(startedAt + deps.syncWaitMs - Date.now());
+        if (end.kind === 'finished') returned = end.returned;
       }
     } finally {
       watch.cancel();
     }
-    let result: TransferResult;
-    try {
-      const latest = await store.get(record.reqId);
-      result = latest ? resultOf(latest) : pendingResult(record.reqId);
-    } catch (err) {
-      log.warn({ err }, 'could not read the outcome back: answering pending');
-      result = pendingResult(record.reqId);
-    }
+    const result = await outcomeOf(record.reqId, returned, log);
     // `timeout`: waited and still answers 202 pending (the window closed, or the job ended without a terminal row).
     return ended(result.status !== 'pending' ? 'terminal' : waited ? 'timeout' : 'skipped', result);
+  }
+
+  /**
+   * The transfer's answer once the wait ended. A step job that returns `committed` found the transfer there
+   * (its own applied compare-and-set, or the row as read): final, and a committed transfer's message is null,
+   * so that is the answer without reading the row again. Anything else is read back from Cassandra.
+   */
+  async function outcomeOf(reqId: string, returned: unknown, log: Logger): Promise<TransferResult> {
+    if (returned === 'committed') return { req_id: reqId, status: 'committed', message: null };
+    try {
+      const latest = await store.get(reqId);
+      return latest ? resultOf(latest) : pendingResult(reqId);
+    } catch (err) {
+      log.warn({ err }, 'could not read the outcome back: answering pending');
+      return pendingResult(reqId);
+    }
   }
 
   /**

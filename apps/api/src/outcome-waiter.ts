@@ -1,24 +1,31 @@
 // The synchronous wait of POST /transfer: one QueueEvents per process (one blocking XREAD connection), two
-// listeners (`completed`, `failed`) dispatching to the requests waiting on that job id. An event only says
-// "look now": the answer is always read back from Cassandra, the source of truth.
+// listeners (`completed`, `failed`) dispatching to the requests waiting on that job id. An event says "look
+// now", with what the job returned: the terminal state it found the transfer in, or nothing.
 import type { QueueEvents } from 'bullmq';
+
+export type WaitResult =
+  /** The job ended; `returned` is its return value (a step job's: the transfer's terminal state), if it completed. */
+  | { kind: 'finished'; returned: unknown }
+  | { kind: 'timeout' };
 
 export interface Watch {
   /** Resolves when the job finished or `ms` passed, whichever comes first; never rejects. */
-  wait(ms: number): Promise<'finished' | 'timeout'>;
+  wait(ms: number): Promise<WaitResult>;
   cancel(): void;
 }
 
+type Notify = (returned: unknown) => void;
+
 export class OutcomeWaiter {
-  private readonly waiting = new Map<string, Set<() => void>>();
+  private readonly waiting = new Map<string, Set<Notify>>();
   /** Kept alongside the map: read on every POST (SYNC_WAIT_MAX_WAITING), so it must not walk the map. */
   private count = 0;
-  private readonly onFinished = ({ jobId }: { jobId: string }) => {
+  private readonly onFinished = ({ jobId, returnvalue }: { jobId: string; returnvalue?: unknown }) => {
     const set = this.waiting.get(jobId);
     if (!set) return;
     this.waiting.delete(jobId);
     this.count -= set.size;
-    for (const notify of set) notify();
+    for (const notify of set) notify(returnvalue);
   };
 
   constructor(private readonly events: QueueEvents) {
@@ -37,10 +44,10 @@ export class OutcomeWaiter {
    * its final run ends.
    */
   watch(jobId: string): Watch {
-    let finished = false;
+    let finished: { kind: 'finished'; returned: unknown } | undefined;
     let wake: (() => void) | undefined;
-    const notify = () => {
-      finished = true;
+    const notify: Notify = (returned) => {
+      finished = { kind: 'finished', returned };
       wake?.();
     };
     let set = this.waiting.get(jobId);
@@ -59,16 +66,16 @@ export class OutcomeWaiter {
       wait: (ms) => {
         if (finished || ms <= 0) {
           cancel();
-          return Promise.resolve(finished ? 'finished' : 'timeout');
+          return Promise.resolve(finished ?? { kind: 'timeout' });
         }
         return new Promise((resolve) => {
           const timer = setTimeout(() => {
             cancel();
-            resolve('timeout');
+            resolve({ kind: 'timeout' });
           }, ms);
           wake = () => {
             clearTimeout(timer);
-            resolve('finished');
+            resolve(finished!);
           };
         });
       },
@@ -79,7 +86,7 @@ export class OutcomeWaiter {
     this.events.off('completed', this.onFinished);
     this.events.off('failed', this.onFinished);
     // Release whoever still waits: they read the store and answer with what is there.
-    for (const set of this.waiting.values()) for (const notify of set) notify();
+    for (const set of this.waiting.values()) for (const notify of set) notify(undefined);
     this.waiting.clear();
     this.count = 0;
   }
