@@ -47,6 +47,9 @@ export interface StoreCounters {
   casRetries: number;
 }
 
+/** Claims remembered by one process (a few hundred bytes each): a minute of withdraws at a few hundred a second. */
+const REMEMBERED_CLAIMS = 20_000;
+
 export interface LedgerStoreOptions {
   serialConsistency: number;
   assets: AssetSet;
@@ -91,6 +94,12 @@ function resolve(verdict: Verdict, what: string): LedgerAnswer {
 export class LedgerStore {
   readonly counters: StoreCounters = { lwt: 0, reads: 0, serialReads: 0, casRetries: 0 };
   private readonly locks = new KeyedMutex();
+  /**
+   * Claims this process wrote or read, by ledger and req_id. A claim never changes once written (IF NOT
+   * EXISTS, no TTL, never updated), so a commit or rollback following a withdraw this process handled finds
+   * the account without reading the claim again. Bounded: the oldest is forgotten first.
+   */
+  private readonly claims = new Map<string, ClaimRow>();
   private readonly maxCasAttempts: number;
   private readonly clock: () => Date;
 
@@ -184,9 +193,20 @@ export class LedgerStore {
     };
   }
 
+  private remember(ledger: Account, reqId: string, claim: ClaimRow): ClaimRow {
+    const key = `${ledger}:${reqId}`;
+    if (!this.claims.has(key)) {
+      if (this.claims.size >= REMEMBERED_CLAIMS) this.claims.delete(this.claims.keys().next().value!);
+      this.claims.set(key, claim);
+    }
+    return claim;
+  }
+
   private async readClaim(ledger: Account, reqId: string, serial = false): Promise<ClaimRow | undefined> {
+    const known = this.claims.get(`${ledger}:${reqId}`);
+    if (known) return known;
     const row = (await this.read(Q.readClaim, [ledger, reqId], serial)).first();
-    return row ? this.toClaim(reqId, row) : undefined;
+    return row ? this.remember(ledger, reqId, this.toClaim(reqId, row)) : undefined;
   }
 
   private async readAccount(ledger: Account, key: AccountKey, serial = false): Promise<AccountState> {
@@ -230,10 +250,13 @@ export class LedgerStore {
     // An unknown outcome settled: even when the holder is our own claim we answer as for a replay (not
     // fresh), which is always safe.
     if (r.settled) return { fresh: false, row: r.value };
-    if (r.applied) return { fresh: true, row: mine };
+    if (r.applied) return { fresh: true, row: this.remember(ledger, reqId, mine) };
     // A failed IF NOT EXISTS returns the current row; read it by name, and re-read if it is not there.
     const existing = r.rs.first();
-    return { fresh: false, row: existing && existing.get('kind') != null ? this.toClaim(reqId, existing) : await holder() };
+    return {
+      fresh: false,
+      row: existing && existing.get('kind') != null ? this.remember(ledger, reqId, this.toClaim(reqId, existing)) : await holder(),
+    };
   }
 
   /**
