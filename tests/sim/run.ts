@@ -4,7 +4,7 @@
 // liveness deadline passes. Invariants are checked at every write and at the end.
 import type { Account } from '@it/domain';
 import { enqueueTransfer } from '@it/queue';
-import type { NewTransfer } from '@it/store';
+import { createdSnapshot, type NewTransfer } from '@it/store';
 import { Knobs } from './knobs.ts';
 import { accountKey, LedgerBook, LedgerService, Network } from './ledger.ts';
 import { Oracle } from './oracle.ts';
@@ -131,14 +131,15 @@ export async function runScenario(s: Scenario, opts: { trace?: (line: string) =>
       target,
     };
     world.at(rng.int(0, knobs.loadMs), () => {
-      parts.db.create({ ...t, nextAttemptAt: new Date(world.epochMs() + SWEEPER_GRACE_MS) }, world.date());
+      const record = parts.db.create({ ...t, nextAttemptAt: new Date(world.epochMs() + SWEEPER_GRACE_MS) }, world.date());
       created++;
       world.log(() => `api: created ${t.reqId}: ${t.amount} ${source} → ${target} for user ${t.userId}`);
       if (rng.chance(knobs.crashLevel / 10)) {
         world.log(() => `api: CRASH before enqueueing ${t.reqId}`);
         return;
       }
-      enqueueTransfer(apiQueue, t.reqId).catch(() => world.log(() => `api: could not enqueue ${t.reqId}: left to the sweeper`));
+      // With the row as created, as the API enqueues it: the job's first run starts from it.
+      enqueueTransfer(apiQueue, t.reqId, createdSnapshot(record)).catch(() => world.log(() => `api: could not enqueue ${t.reqId}: left to the sweeper`));
     });
   }
 

@@ -7,7 +7,7 @@ import { UnknownOutcomeError } from '@it/cassandra';
 import type { ApiMetrics, Logger, SyncWaitResult } from '@it/observability';
 import { enqueueTransfer, jobIdFor, type TransferJobData } from '@it/queue';
 import { errorMessage, withDeadline } from '@it/runtime';
-import type { TransferRecord, TransferStore } from '@it/store';
+import { createdSnapshot, type TransferRecord, type TransferStore } from '@it/store';
 import type { Limits } from './limits.ts';
 import type { OutcomeWaiter } from './outcome-waiter.ts';
 import { requestHash, type TransferRequest } from './validation.ts';
@@ -90,13 +90,14 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
     return record;
   }
 
-  async function enqueue(reqId: string, log: Logger): Promise<boolean> {
+  /** Enqueues the transfer's first step, with the row as created so the worker need not read it. */
+  async function enqueue(record: TransferRecord, log: Logger): Promise<boolean> {
     if (!deps.redisReady()) {
       log.warn('redis not connected: transfer left to the sweeper');
       return false;
     }
     try {
-      await withDeadline(enqueueTransfer(queue, reqId), ENQUEUE_TIMEOUT_MS, 'enqueue');
+      await withDeadline(enqueueTransfer(queue, record.reqId, createdSnapshot(record)), ENQUEUE_TIMEOUT_MS, 'enqueue');
       return true;
     } catch (err) {
       // The init row is durable; the sweeper enqueues it once its next attempt is due.
@@ -112,7 +113,7 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
       return result;
     };
     if (respondAsync) {
-      await enqueue(record.reqId, log);
+      await enqueue(record, log);
       return ended('skipped', pendingResult(record.reqId));
     }
     if (waiter.size >= deps.syncWaitMaxWaiting) {
@@ -120,14 +121,14 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
       // request is valid and accepting it durably is the safer answer for money; what the cap bounds is
       // waiters (a held connection and memory each), not transfers.
       log.debug('sync wait full: answering pending without waiting');
-      await enqueue(record.reqId, log);
+      await enqueue(record, log);
       return ended('skipped', pendingResult(record.reqId));
     }
     const watch = waiter.watch(jobIdFor(record.reqId));
     let waited = false;
     let returned: unknown;
     try {
-      if (await enqueue(record.reqId, log)) {
+      if (await enqueue(record, log)) {
         waited = true;
         const end = await watch.wait(startedAt + deps.syncWaitMs - Date.now());
         if (end.kind === 'finished') returned = end.returned;

@@ -6,7 +6,7 @@ import { StoreUnavailableError, UnknownOutcomeError } from '@it/cassandra';
 import type { Logger, StepError, WorkerMetrics } from '@it/observability';
 import { backoffDelay, type BackoffPolicy, type TransferJobData } from '@it/queue';
 import { errorMessage } from '@it/runtime';
-import type { TransferRecord } from '@it/store';
+import { recordFromSnapshot, type TransferRecord } from '@it/store';
 import type { Coordinator } from './coordinator.ts';
 
 /** Steps a job may run back to back before yielding its slot to other transfers. */
@@ -43,7 +43,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
   return async function runSteps(job: StepJob, token: string): Promise<string> {
     const reqId = job.data.reqId;
     // The row as this run's last applied compare-and-set left it: the next step starts from it, not from a read.
-    let known: TransferRecord | undefined;
+    // The first run of a job the API enqueued starts from the row as the API created it.
+    let known: TransferRecord | undefined = job.attemptsStarted <= 1 ? recordFromSnapshot(reqId, job.data.created) : undefined;
     for (let i = 0; ; i++) {
       let result;
       try {

@@ -10,6 +10,11 @@ export const SWEEPER_SCHEDULER_ID = 'transfer-sweeper';
 
 export interface TransferJobData {
   reqId: string;
+  /**
+   * The transfer's row as the API created it (JSON-safe, from @it/store's createdSnapshot): the job's first
+   * run starts from it instead of reading the row. Absent on jobs the sweeper or an operator enqueues.
+   */
+  created?: Record<string, string | number>;
 }
 
 /** One live job per transfer: BullMQ ignores an add while a job with this id exists. */
@@ -34,8 +39,8 @@ export interface JobAdder {
   add(name: string, data: TransferJobData, opts: JobsOptions): Promise<unknown>;
 }
 
-export async function enqueueTransfer(queue: JobAdder, reqId: string): Promise<void> {
-  await queue.add(STEP_JOB, { reqId }, { ...STEP_JOB_OPTIONS, jobId: jobIdFor(reqId) });
+export async function enqueueTransfer(queue: JobAdder, reqId: string, created?: TransferJobData['created']): Promise<void> {
+  await queue.add(STEP_JOB, created ? { reqId, created } : { reqId }, { ...STEP_JOB_OPTIONS, jobId: jobIdFor(reqId) });
 }
 
 export * from './backoff.ts';

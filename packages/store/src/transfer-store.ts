@@ -824,3 +824,53 @@ export class TransferStore {
     };
   }
 }
+
+/**
+ * A row just created (state `init`, as `create` returned it), JSON-safe for a job's data: the first step can
+ * start from it instead of reading the row. Only `init` rows: their first action is the begin compare-and-set,
+ * never a call, so a snapshot that is stale by then (the row moved meanwhile) costs one lost write, nothing else.
+ */
+export function createdSnapshot(record: TransferRecord): Record<string, string | number> | undefined {
+  if (record.state !== 'init' || record.retryRun || record.operatorRetry) return undefined;
+  return {
+    userId: record.userId.toString(),
+    assetId: record.assetId,
+    amount: record.amount.toString(),
+    source: record.source,
+    target: record.target,
+    version: record.version,
+    transitionId: record.transitionId,
+    attempt: record.attempt,
+    createdAt: record.createdAt.getTime(),
+    ...(record.error !== null ? { error: record.error } : {}),
+    ...(record.nextAttemptAt ? { nextAttemptAt: record.nextAttemptAt.getTime() } : {}),
+  };
+}
+
+/** The record a `createdSnapshot` describes, or undefined when the value is not one (then the step reads the row). */
+export function recordFromSnapshot(reqId: string, value: unknown): TransferRecord | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const v = value as Record<string, unknown>;
+  const int = (x: unknown) => (typeof x === 'number' && Number.isSafeInteger(x) ? x : undefined);
+  const big = (x: unknown) => (typeof x === 'string' && /^[1-9][0-9]{0,18}$/.test(x) ? BigInt(x) : undefined);
+  const userId = big(v.userId);
+  const amount = big(v.amount);
+  const assetId = int(v.assetId);
+  const version = int(v.version);
+  const attempt = int(v.attempt);
+  const createdMs = int(v.createdAt);
+  const nextMs = v.nextAttemptAt === undefined ? null : int(v.nextAttemptAt);
+  const error = v.error === undefined ? null : typeof v.error === 'string' ? v.error : undefined;
+  if (
+    userId === undefined || amount === undefined || assetId === undefined || version === undefined || attempt === undefined ||
+    createdMs === undefined || nextMs === undefined || error === undefined || typeof v.transitionId !== 'string' ||
+    !isAccount(v.source) || !isAccount(v.target)
+  ) {
+    return undefined;
+  }
+  const createdAt = new Date(createdMs);
+  return {
+    reqId, userId, assetId, amount, source: v.source, target: v.target, state: 'init', version, transitionId: v.transitionId,
+    error, attempt, nextAttemptAt: nextMs === null ? null : new Date(nextMs), createdAt, updatedAt: createdAt, retryRun: null, operatorRetry: null,
+  };
+}
