@@ -37,6 +37,16 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // The fleet on the 3-node Cassandra cluster and a Redis Cluster (`npm run test:fleet`; not in `npm test`).
+        test: {
+          name: 'fleet',
+          include: ['tests/fleet/**/*.fleet.test.ts'],
+          testTimeout: 1_800_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -12,7 +12,7 @@ import { projectEnv, runOnProjectNode } from './project-node.mjs';
 import { SINGLE, cassandraDown, cassandraUp, redisDown, redisUp, REDIS_PORT } from './stack.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const external = Boolean(process.env.CASSANDRA_CONTACT_POINTS || process.env.REDIS_URL);
+const external = Boolean(process.env.CASSANDRA_CONTACT_POINTS || process.env.REDIS_URL || process.env.REDIS_CLUSTER_NODES);
 // Must match @it/config's development defaults.
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 const DEV_LEDGER_ADMIN_TOKEN = 'dev-ledger-admin-token';

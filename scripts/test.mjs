@@ -9,7 +9,7 @@ import { projectEnv, runOnProjectNode } from './project-node.mjs';
 import { SINGLE, cassandraDown, cassandraUp, redisDown, redisUp } from './stack.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const external = Boolean(process.env.CASSANDRA_CONTACT_POINTS || process.env.REDIS_URL);
+const external = Boolean(process.env.CASSANDRA_CONTACT_POINTS || process.env.REDIS_URL || process.env.REDIS_CLUSTER_NODES);
 
 // Keyspaces of this run only: tests never disturb (or inherit) the development data `npm start` uses,
 // and every run starts from empty tables. Dropped at the end.

@@ -17,6 +17,8 @@ export interface FaultRecord {
   kind: FaultKind;
   /** Seconds since the run started. */
   at: number;
+  /** When it was over (the process, node or ledger back to normal), seconds since the run started. */
+  until: number;
   detail: string;
 }
 
@@ -71,10 +73,15 @@ export class FaultSchedule {
     this.loop = this.run();
   }
 
-  /** Stops scheduling, lets the fault in hand and the background ones finish, and puts everything back up. */
-  async stop(): Promise<void> {
+  /** Stops scheduling at once (the fault in hand still finishes). */
+  halt(): void {
     this.stopping = true;
     this.wake?.();
+  }
+
+  /** Stops scheduling, lets the fault in hand and the background ones finish, and puts everything back up. */
+  async stop(): Promise<void> {
+    this.halt();
     await this.loop;
     await Promise.all(this.background);
     await Promise.all(LEDGERS.map((l) => this.fleet.setLedgerFaults(l, {})));
@@ -85,10 +92,12 @@ export class FaultSchedule {
     return (Date.now() - this.startedAt) / 1000;
   }
 
-  private record(kind: FaultKind, detail: string): void {
-    const r = { kind, at: this.now(), detail };
+  /** Records a fault as it starts; the caller calls the returned function once it is over. */
+  private record(kind: FaultKind, detail: string): () => void {
+    const r: FaultRecord = { kind, at: this.now(), until: this.now(), detail };
     this.injected.push(r);
     this.hooks.log(`fault ${kind} at ${r.at.toFixed(1)} s: ${detail}`);
+    return () => void (r.until = this.now());
   }
 
   /** Sleeps `ms`, or less when the run stops. */
@@ -108,7 +117,9 @@ export class FaultSchedule {
       for (const kind of this.random.shuffle(kinds)) {
         await this.pause(this.random.between(...this.opts.gap) * 1000);
         if (this.stopping) return;
-        await this.inject(kind);
+        // A fault that could not be injected or undone (a process that would not start) is reported; stop()
+        // brings every process up again before the final checks.
+        await this.inject(kind).catch((err: unknown) => this.hooks.log(`fault ${kind} failed: ${String(err)}`));
       }
       this.completedRounds++;
     }
@@ -128,22 +139,26 @@ export class FaultSchedule {
         const app = kind === 'kill-worker' ? 'worker' : 'api';
         const i = r.int(app === 'worker' ? this.fleet.workers : this.fleet.apis);
         const downMs = Math.round(r.between(200, 2_000));
-        this.record(kind, `SIGKILL ${app}-${i}, restarted after ${downMs} ms`);
+        const over = this.record(kind, `SIGKILL ${app}-${i}, restarted after ${downMs} ms`);
         await this.fleet.kill(app, i);
         await sleep(downMs);
         await this.fleet.restart(app, i);
+        over();
         return;
       }
       case 'kill-all':
         return this.killAll();
-      case 'redis-flushall':
-        this.record(kind, 'FLUSHALL on every Redis node');
+      case 'redis-flushall': {
+        const over = this.record(kind, 'FLUSHALL on every Redis node');
         await this.fleet.flushRedis();
+        over();
         return;
+      }
       case 'redis-restart': {
         const downMs = Math.round(r.between(500, 3_000));
-        this.record(kind, `the Redis node holding the queue shut down for ${downMs} ms`);
+        const over = this.record(kind, `the Redis node holding the queue shut down for ${downMs} ms`);
         await this.fleet.restartRedis(downMs);
+        over();
         return;
       }
       case 'cassandra-node': {
@@ -151,13 +166,15 @@ export class FaultSchedule {
         const downMs = Math.round(r.between(5_000, 15_000));
         // One node down at a time: a quorum of three must stay.
         while (this.cassandraBusy) await Promise.race(this.background);
+        if (this.stopping) return;
         this.cassandraBusy = true;
-        this.record(kind, `SIGKILL cassandra node ${node + 1}, restarted after ${downMs} ms`);
+        const over = this.record(kind, `SIGKILL cassandra node ${node + 1}, restarted after ${downMs} ms`);
         this.fleet.killCassandraNode(node);
         this.inBackground(async () => {
           try {
             await sleep(downMs);
             await this.fleet.restartCassandraNode(node);
+            over();
             this.hooks.log(`cassandra node ${node + 1} back at ${this.now().toFixed(1)} s`);
           } finally {
             this.cassandraBusy = false;
@@ -178,14 +195,16 @@ export class FaultSchedule {
         if (kind === 'ledger-refuse') faults.refuse_rate = Number(r.between(0.05, 0.3).toFixed(2));
         // One fault window per ledger at a time: the other ledger, or the first to be free again.
         while (this.busyLedgers.size === LEDGERS.length) await Promise.race(this.background);
+        if (this.stopping) return;
         if (this.busyLedgers.has(ledger)) ledger = LEDGERS.find((l) => !this.busyLedgers.has(l))!;
         this.busyLedgers.add(ledger);
-        this.record(kind, `${ledger} ${JSON.stringify({ ...faults, seed: undefined })} for ${windowMs} ms`);
+        const over = this.record(kind, `${ledger} ${JSON.stringify({ ...faults, seed: undefined })} for ${windowMs} ms`);
         await this.fleet.setLedgerFaults(ledger, faults);
         this.inBackground(async () => {
           try {
             await sleep(windowMs);
             await this.fleet.setLedgerFaults(ledger, {});
+            over();
           } finally {
             this.busyLedgers.delete(ledger);
           }
@@ -202,11 +221,12 @@ export class FaultSchedule {
   async killAll(): Promise<void> {
     await Promise.all(this.background);
     const inFlight = await this.hooks.activeNow();
-    this.record('kill-all', `SIGKILL every worker and API with ${inFlight.size} transfers in flight, all restarted at once`);
+    const over = this.record('kill-all', `SIGKILL every worker and API with ${inFlight.size} transfers in flight, all restarted at once`);
     const at = this.now();
     await this.fleet.killAll();
     const restartedAt = Date.now();
     await this.fleet.restartAll();
+    over();
     const readySeconds = (Date.now() - restartedAt) / 1000;
     const within = await this.hooks.allTerminal(inFlight, this.opts.waitS * 1000 - (Date.now() - restartedAt));
     const seconds = (Date.now() - restartedAt) / 1000;

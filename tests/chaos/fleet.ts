@@ -36,8 +36,8 @@ interface Slot {
   env: Record<string, string>;
   readyUrl: string;
   proc: AppProcess | undefined;
-  /** Counters read from its /metrics just before it was killed (a SIGKILL loses them otherwise). */
-  lastMetrics: string;
+  /** Each killed process's /metrics, read just before the kill (a SIGKILL loses its counters otherwise). */
+  pastMetrics: string[];
 }
 
 const CLUSTER_CONTACT_POINTS = [1, 2, 3].map((i) => `127.0.0.${i}:${CLUSTER.nativePort}`).join(',');
@@ -52,7 +52,12 @@ export class Fleet {
   private readonly redis: OwnRedis;
   private readonly slots: Slot[] = [];
   private ledgers: AppProcess | undefined;
+  private ledgersStart: Promise<AppProcess> | undefined;
   private startedCassandraCluster = false;
+  /** Set when stop() begins: nothing is started after it (a fault's restart racing an interrupt). */
+  private stopping = false;
+  /** Starts in progress: stop() waits for them, so none is left running behind it. */
+  private readonly starting = new Set<Promise<void>>();
   private readonly downCassandraNodes = new Set<number>();
 
   constructor(readonly opts: FleetOptions) {
@@ -99,19 +104,20 @@ export class Fleet {
     const [funding, trading] = [await freePort(), await freePort()];
     this.ledgerUrl.funding = `http://127.0.0.1:${funding}`;
     this.ledgerUrl.trading = `http://127.0.0.1:${trading}`;
-    this.ledgers = await startApp(
+    this.ledgersStart = startApp(
       'ledgers',
       { ...this.env, FUNDING_PORT: String(funding), TRADING_PORT: String(trading), LEDGER_ADMIN_TOKEN: ADMIN_TOKEN, LEDGER_SERVICE_TOKEN: SERVICE_TOKEN },
       `${this.ledgerUrl.trading}/livez`,
       'ledgers',
     );
+    this.ledgers = await this.ledgersStart;
     const ledgerAccess = {
       FUNDING_URL: this.ledgerUrl.funding, TRADING_URL: this.ledgerUrl.trading, FUNDING_TOKEN: SERVICE_TOKEN, TRADING_TOKEN: SERVICE_TOKEN,
     };
     for (let i = 0; i < this.opts.workers; i++) {
       const metrics = await freePort();
       this.slots.push({
-        name: `worker-${i}`, app: 'worker', readyUrl: `http://127.0.0.1:${metrics}/readyz`, proc: undefined, lastMetrics: '',
+        name: `worker-${i}`, app: 'worker', readyUrl: `http://127.0.0.1:${metrics}/readyz`, proc: undefined, pastMetrics: [],
         env: {
           ...this.env, ...ledgerAccess, METRICS_PORT: String(metrics),
           // Short backoff: a transfer parked behind an unknown outcome is retried within seconds once faults stop.
@@ -123,7 +129,7 @@ export class Fleet {
       const [port, metrics] = [await freePort(), await freePort()];
       this.apiUrls.push(`http://127.0.0.1:${port}`);
       this.slots.push({
-        name: `api-${i}`, app: 'api', readyUrl: `http://127.0.0.1:${port}/readyz`, proc: undefined, lastMetrics: '',
+        name: `api-${i}`, app: 'api', readyUrl: `http://127.0.0.1:${port}/readyz`, proc: undefined, pastMetrics: [],
         env: {
           ...this.env, ...ledgerAccess, API_PORT: String(port), METRICS_PORT: String(metrics), AUTH_MODE: 'jwt', JWT_SECRET,
           // The load is many users at full speed: the abuse limits are not under test here.
@@ -147,7 +153,18 @@ export class Fleet {
   }
 
   private async startSlot(slot: Slot): Promise<void> {
-    slot.proc = await startApp(slot.app, slot.env, slot.readyUrl, slot.name);
+    if (this.stopping) throw new Error(`${slot.name} not started: the fleet is stopping`);
+    const started = (async () => {
+      const proc = await startApp(slot.app, slot.env, slot.readyUrl, slot.name);
+      if (this.stopping) await proc.kill('SIGKILL');
+      else slot.proc = proc;
+    })();
+    this.starting.add(started);
+    try {
+      await started;
+    } finally {
+      this.starting.delete(started);
+    }
   }
 
   private slotsOf(app: Slot['app']): Slot[] {
@@ -160,7 +177,7 @@ export class Fleet {
     const proc = slot.proc;
     if (!proc) return;
     slot.proc = undefined;
-    slot.lastMetrics = await this.readMetrics(slot).catch(() => slot.lastMetrics);
+    slot.pastMetrics.push(await this.readMetrics(slot).catch(() => ''));
     await proc.kill('SIGKILL');
   }
 
@@ -185,9 +202,11 @@ export class Fleet {
     return (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
   }
 
-  /** Every worker's /metrics text: the running ones now, the killed ones as last read. */
+  /** The /metrics text of every worker process of the run: those running now, and the killed ones as last read. */
   async workerMetrics(): Promise<string[]> {
-    return Promise.all(this.slotsOf('worker').map((s) => (s.proc ? this.readMetrics(s).catch(() => s.lastMetrics) : Promise.resolve(s.lastMetrics))));
+    const slots = this.slotsOf('worker');
+    const now = await Promise.all(slots.flatMap((s) => (s.proc ? [this.readMetrics(s).catch(() => '')] : [])));
+    return [...now, ...slots.flatMap((s) => s.pastMetrics)];
   }
 
   /** A connection to the run's Redis as the workers make it. */
@@ -220,6 +239,7 @@ export class Fleet {
 
   /** Starts Cassandra node i again and waits until it serves CQL and the others see it. */
   async restartCassandraNode(i: number): Promise<void> {
+    if (this.stopping && this.startedCassandraCluster) return;
     const { nodeDir } = await startNode(CLUSTER, i);
     await waitForCql(`127.0.0.${i + 1}`, CLUSTER.nativePort, nodeDir);
     await this.waitForRing();
@@ -246,9 +266,12 @@ export class Fleet {
 
   /** Stops everything the run started; drops its keyspaces unless `keep`. */
   async stop(keep = false): Promise<void> {
+    this.stopping = true;
+    await Promise.allSettled(this.starting);
     await Promise.all(this.slots.flatMap((s) => (s.proc ? [s.proc.kill('SIGTERM')] : [])));
-    await this.ledgers?.kill('SIGTERM');
-    for (const i of this.downCassandraNodes) await this.restartCassandraNode(i).catch(() => undefined);
+    await (await this.ledgersStart?.catch(() => undefined))?.kill('SIGTERM');
+    // A cluster this run did not start is left whole; one it started is stopped below anyway.
+    if (!this.startedCassandraCluster) for (const i of this.downCassandraNodes) await this.restartCassandraNode(i).catch(() => undefined);
     if (!keep) {
       const client = this.openCassandra();
       try {

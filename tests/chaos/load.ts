@@ -42,6 +42,7 @@ export interface Answer {
 }
 
 const RETRY_MAX_MS = 2_000;
+const TERMINAL = new Set(['committed', 'rolled_back', 'failed']);
 /** A request that waited this long for an answer is abandoned and retried (the API may be wedged or dead). */
 const REQUEST_TIMEOUT_MS = 15_000;
 
@@ -122,6 +123,24 @@ export class LoadClient {
     record.status = answer.body.status;
     this.onAnswer(record);
     return record;
+  }
+
+  /**
+   * Polls the transfer (GET) until it is terminal, as a client waiting for its outcome does; a 404 (an unknown
+   * create that was never written) is answered by submitting the same key again. Gives up after `timeoutMs`:
+   * the drain then waits for it, and the checker's drain bound judges it.
+   */
+  async settle(record: KeyRecord, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let poll = 0; !TERMINAL.has(record.status) && Date.now() < deadline; poll++) {
+      await sleep(Math.min(2_000, 250 * 2 ** Math.min(poll, 3)));
+      const state = await this.state(record);
+      if (state === 'missing') await this.submit(record.intent);
+      else if (state && TERMINAL.has(state)) {
+        record.status = state;
+        this.onAnswer(record);
+      }
+    }
   }
 
   /** The transfer's state through the API: its wire state, `missing` for a 404, or undefined when unknown. */

@@ -1,5 +1,5 @@
 // `npm run chaos -- [options]`: a continuous chaos run over real processes with an invariant checker; prints
-// a summary table and exits 1 on any violation (2 on bad options, 3 when the run itself failed).
+// a summary table and exits 1 on any violation (2 on bad options, 3 when the run itself failed, 130 on Ctrl-C).
 // Options (defaults in tests/chaos/run.ts DEFAULTS):
 //   --transfers N        transfers to submit (the load also lasts --duration and --fault-rounds at least)
 //   --duration S         seconds the load lasts at least
@@ -97,14 +97,23 @@ async function main(): Promise<number> {
   log(`seed ${o.seed} (replay with --seed ${o.seed})`);
   // The single topology runs on the local Cassandra node unless the environment names one: up if needed.
   const ownNode = o.cassandra === 'single' && !process.env.CASSANDRA_CONTACT_POINTS ? await cassandraUp(SINGLE) : false;
+  // Ctrl-C stops the fleet and drops the run's keyspaces before exiting.
+  const interrupt = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => interrupt.abort());
   try {
-    const summary = await runChaos(o, log);
+    const summary = await runChaos(o, log, interrupt.signal);
     console.log(`\n${formatSummary(summary)}`);
     if (json) {
       const plain = (_k: string, val: unknown): unknown => (typeof val === 'bigint' ? val.toString() : val instanceof Map ? Object.fromEntries(val) : val);
       console.log(JSON.stringify(summary, plain));
     }
     return summary.violationCount > 0 ? 1 : 0;
+  } catch (err) {
+    if (interrupt.signal.aborted) {
+      log('interrupted: the fleet is stopped and the run\'s keyspaces dropped');
+      return 130;
+    }
+    throw err;
   } finally {
     if (ownNode) await cassandraDown(SINGLE);
   }

@@ -71,6 +71,8 @@ export interface ChaosSummary {
   drainSeconds: number | undefined;
   /** Transfers finished per second, over the load and the drain. */
   throughput: number;
+  /** For each fault, the transfers created while it lasted and how many of them committed. */
+  during: { kind: FaultKind; at: number; until: number; created: number; committed: number }[];
   violations: Violation[];
   violationCount: number;
   checked: Record<string, number>;
@@ -127,146 +129,175 @@ async function useBundles(log: (line: string) => void): Promise<() => void> {
   };
 }
 
-export async function runChaos(options: ChaosOptions, log: (line: string) => void): Promise<ChaosSummary> {
+/**
+ * Runs one chaos run. `signal` (Ctrl-C in `npm run chaos`) abandons it: the fleet is stopped and its keyspaces
+ * dropped all the same, and the promise rejects.
+ */
+export async function runChaos(options: ChaosOptions, log: (line: string) => void, signal?: AbortSignal): Promise<ChaosSummary> {
   const o = options;
   const unbundle = o.fromBuild ? await useBundles(log) : () => undefined;
-  const random = new Random(o.seed);
   const fleet = new Fleet({ cassandra: o.cassandra, redis: o.redis, workers: o.workers, apis: o.apis, workerEnv: o.workerEnv, apiEnv: o.apiEnv, log });
-  const startedAt = Date.now();
-  const since = new Date(startedAt - 60_000);
+  const interrupted = new Promise<never>((_, reject) => {
+    if (signal?.aborted) reject(new Error('interrupted'));
+    signal?.addEventListener('abort', () => reject(new Error('interrupted')), { once: true });
+  });
+  const run = runOn(fleet, o, log, signal);
+  // Abandoned on an interrupt: its processes are about to be killed under it.
+  run.catch(() => undefined);
   try {
-    await fleet.start();
-    const { client: cassandra, store } = fleet.openStore();
-    const ledgerCassandra = fleet.openCassandra(fleet.ledgerKeyspace);
-    const readers = httpLedgerReaders({
-      fundingUrl: fleet.ledgerUrl.funding, tradingUrl: fleet.ledgerUrl.trading, fundingToken: SERVICE_TOKEN, tradingToken: SERVICE_TOKEN, timeoutMs: 3_000,
-    });
-    try {
-      // Users unique to the run, funded on both ledgers with credits whose req_ids the checker knows.
-      const base = BigInt(Date.now()) * 1_000n;
-      const funding: Funding[] = Array.from({ length: o.users }, (_, i) => ({
-        user: String(base + BigInt(i)), funding: o.initialBalance, trading: o.initialBalance, creditIds: [randomUUID(), randomUUID()],
-      }));
-      await inPool(funding, 16, async (f) => {
-        await credit(fleet.ledgerUrl.funding, f.user, f.funding, f.creditIds[0]!);
-        await credit(fleet.ledgerUrl.trading, f.user, f.trading, f.creditIds[1]!);
-      });
-      log(`${o.users} users funded with ${o.initialBalance} on each ledger`);
-
-      const checker = new InvariantChecker({
-        store, readers, readBook: cassandraBooks(ledgerCassandra), readBalance: httpBalances(fleet.ledgerUrl), funding, random: new Random(random.seedFor()), log,
-      });
-      const client = new LoadClient(fleet.apiUrls, (what) => checker.violate('only the answers a well-formed request may get', what), (k) => checker.onAnswer(k));
-      const activeNow = async () => {
-        const ids = new Set<string>();
-        await store.scanActive((r) => void ids.add(r.reqId));
-        return ids;
-      };
-      const allTerminal = async (ids: Set<string>, timeoutMs: number) => {
-        const deadline = Date.now() + timeoutMs;
-        const left = new Set(ids);
-        while (left.size) {
-          if (Date.now() > deadline) return false;
-          const rows = await Promise.all([...left].map((id) => store.get(id).catch(() => undefined)));
-          for (const r of rows) if (r && isTerminal(r.state)) left.delete(r.reqId);
-          if (left.size) await sleep(100);
-        }
-        return true;
-      };
-      const schedule = new FaultSchedule(
-        fleet, new Random(random.seedFor()),
-        { kinds: o.scenario === 'chaos' ? o.faults : [], gap: o.gap, waitS: Math.max(o.recoveryBoundS, o.drainBoundS) },
-        { activeNow, allTerminal, log },
-        startedAt,
-      );
-      checker.startContinuous();
-
-      if (o.scenario === 'recovery') {
-        await Promise.all((['funding', 'trading'] as Account[]).map((l) => fleet.setLedgerFaults(l, { latency_ms: o.recoveryLatencyMs })));
-      } else {
-        schedule.start();
-      }
-      const next = intents(new Random(random.seedFor()), funding.map((f) => f.user), o.maxAmount);
-      const loadStart = Date.now();
-      let submitted = 0;
-      const more = () =>
-        submitted < o.transfers || Date.now() - loadStart < o.durationS * 1000 || (o.scenario === 'chaos' && schedule.rounds < o.faultRounds);
-      await Promise.all(Array.from({ length: o.scenario === 'recovery' ? o.transfers : o.concurrency }, async () => {
-        while (more()) {
-          if (o.rate > 0) {
-            const due = loadStart + (submitted / o.rate) * 1000;
-            if (due > Date.now()) await sleep(due - Date.now());
-            if (!more()) return;
-          }
-          submitted++;
-          await client.submit(next());
-          if (submitted % 500 === 0) log(`${submitted} transfers submitted`);
-        }
-      }));
-      const loadSeconds = (Date.now() - loadStart) / 1000;
-      log(`load done: ${submitted} transfers in ${loadSeconds.toFixed(1)} s`);
-
-      if (o.scenario === 'recovery') {
-        await schedule.killAll();
-        await Promise.all((['funding', 'trading'] as Account[]).map((l) => fleet.setLedgerFaults(l, {})));
-      }
-      await schedule.stop();
-      await checker.stopContinuous();
-      const faultsOff = Date.now();
-      log(`faults off at ${((faultsOff - startedAt) / 1000).toFixed(1)} s; draining`);
-
-      // A pending answer from a create whose write had an unknown outcome may name a transfer that was never
-      // written: the client asks again with the same key, as a real one would on a 404, and learns the real one.
-      await inPool([...client.keys.values()].filter((k) => k.status === 'pending'), 16, async (k) => {
-        if (!(await store.get(k.reqId))) await client.submit(k.intent);
-      });
-      const drainSeconds = await checker.drain(client.keys, o.drainBoundS);
-      const finishedAt = Date.now();
-      log(drainSeconds === undefined ? 'drain bound passed' : `all terminal ${drainSeconds.toFixed(1)} s after faults stopped`);
-      // The recovery scenario holds a kill-all to the recovery bound. Amid the chaos a kill-all may follow a
-      // FLUSHALL, whose lost jobs only the sweeper brings back (after STEP_LEASE_MS): there the drain bound holds.
-      const bound = o.scenario === 'recovery' ? o.recoveryBoundS : o.drainBoundS;
-      for (const r of schedule.recoveries) {
-        if (r.seconds === undefined || r.seconds > bound) {
-          checker.violate(
-            'in-flight transfers terminal within the bound after a kill-all',
-            `${r.inFlight} in flight at ${r.at.toFixed(1)} s: ${r.seconds === undefined ? 'not all terminal' : `${r.seconds.toFixed(1)} s`} (bound ${bound} s)`,
-          );
-        }
-      }
-      const rows = await checker.finalCheck(client.keys, since, new Date(Date.now() + 60_000));
-      const outcomes: Record<string, number> = {};
-      for (const r of rows.values()) outcomes[r.state] = (outcomes[r.state] ?? 0) + 1;
-      const metrics = await fleet.workerMetrics();
-      return {
-        options: o,
-        runId: fleet.runId,
-        outcomes,
-        submitted,
-        client: client.stats,
-        faults: schedule.injected,
-        recoveries: schedule.recoveries,
-        loadSeconds,
-        drainSeconds,
-        throughput: rows.size / ((finishedAt - loadStart) / 1000),
-        violations: checker.violations,
-        violationCount: checker.count,
-        checked: Object.fromEntries(checker.checked),
-        liveChecksSkipped: checker.skipped,
-        stalledJobs: metricSum(metrics, 'internal_transfer_jobs_stalled_total'),
-        casConflicts: metricSum(metrics, 'internal_transfer_cas_conflicts_total'),
-      };
-    } finally {
-      await Promise.all([readers.funding.close(), readers.trading.close()]);
-      await ledgerCassandra.shutdown();
-      await cassandra.shutdown();
-    }
+    return await Promise.race([run, interrupted]);
   } catch (err) {
     log(`run failed: ${String(err)}\n${fleet.output()}`);
     throw err;
   } finally {
     await fleet.stop(o.keep);
     unbundle();
+  }
+}
+
+async function runOn(fleet: Fleet, o: ChaosOptions, log: (line: string) => void, signal: AbortSignal | undefined): Promise<ChaosSummary> {
+  const random = new Random(o.seed);
+  const startedAt = Date.now();
+  const since = new Date(startedAt - 60_000);
+  await fleet.start();
+  const { client: cassandra, store } = fleet.openStore();
+  const ledgerCassandra = fleet.openCassandra(fleet.ledgerKeyspace);
+  const readers = httpLedgerReaders({
+    fundingUrl: fleet.ledgerUrl.funding, tradingUrl: fleet.ledgerUrl.trading, fundingToken: SERVICE_TOKEN, tradingToken: SERVICE_TOKEN, timeoutMs: 3_000,
+  });
+  try {
+    // Users unique to the run, funded on both ledgers with credits whose req_ids the checker knows.
+    const base = BigInt(Date.now()) * 1_000n;
+    const funding: Funding[] = Array.from({ length: o.users }, (_, i) => ({
+      user: String(base + BigInt(i)), funding: o.initialBalance, trading: o.initialBalance, creditIds: [randomUUID(), randomUUID()],
+    }));
+    await inPool(funding, 16, async (f) => {
+      await credit(fleet.ledgerUrl.funding, f.user, f.funding, f.creditIds[0]!);
+      await credit(fleet.ledgerUrl.trading, f.user, f.trading, f.creditIds[1]!);
+    });
+    log(`${o.users} users funded with ${o.initialBalance} on each ledger`);
+
+    const checker = new InvariantChecker({
+      store, readers, readBook: cassandraBooks(ledgerCassandra), readBalance: httpBalances(fleet.ledgerUrl), funding, random: new Random(random.seedFor()), log,
+    });
+    const client = new LoadClient(fleet.apiUrls, (what) => checker.violate('only the answers a well-formed request may get', what), (k) => checker.onAnswer(k));
+    const activeNow = async () => {
+      const ids = new Set<string>();
+      await store.scanActive((r) => void ids.add(r.reqId));
+      return ids;
+    };
+    const allTerminal = async (ids: Set<string>, timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      const left = new Set(ids);
+      while (left.size) {
+        if (Date.now() > deadline) return false;
+        const rows = await Promise.all([...left].map((id) => store.get(id).catch(() => undefined)));
+        for (const r of rows) if (r && isTerminal(r.state)) left.delete(r.reqId);
+        if (left.size) await sleep(100);
+      }
+      return true;
+    };
+    const schedule = new FaultSchedule(
+      fleet, new Random(random.seedFor()),
+      { kinds: o.scenario === 'chaos' ? o.faults : [], gap: o.gap, waitS: Math.max(o.recoveryBoundS, o.drainBoundS) },
+      { activeNow, allTerminal, log },
+      startedAt,
+    );
+    checker.startContinuous();
+    // Interrupted: no new fault and no new transfer (runChaos stops the fleet).
+    signal?.addEventListener('abort', () => schedule.halt(), { once: true });
+
+    if (o.scenario === 'recovery') {
+      await Promise.all((['funding', 'trading'] as Account[]).map((l) => fleet.setLedgerFaults(l, { latency_ms: o.recoveryLatencyMs })));
+    } else {
+      schedule.start();
+    }
+    const next = intents(new Random(random.seedFor()), funding.map((f) => f.user), o.maxAmount);
+    const loadStart = Date.now();
+    let submitted = 0;
+    const more = () =>
+      !signal?.aborted &&
+      (submitted < o.transfers || Date.now() - loadStart < o.durationS * 1000 || (o.scenario === 'chaos' && schedule.rounds < o.faultRounds));
+    await Promise.all(Array.from({ length: o.scenario === 'recovery' ? o.transfers : o.concurrency }, async () => {
+      while (more()) {
+        if (o.rate > 0) {
+          const due = loadStart + (submitted / o.rate) * 1000;
+          if (due > Date.now()) await sleep(due - Date.now());
+          if (!more()) return;
+        }
+        const n = ++submitted;
+        const record = await client.submit(next());
+        if (n % 500 === 0) log(`${n} transfers submitted`);
+        // A client waits for its transfer's outcome before the next one (GET until terminal): the transfers in
+        // flight stay bounded by the concurrency, whatever the fleet's pace under the faults.
+        if (o.scenario === 'chaos') await client.settle(record, o.drainBoundS * 1000);
+      }
+    }));
+    const loadSeconds = (Date.now() - loadStart) / 1000;
+    log(`load done: ${submitted} transfers in ${loadSeconds.toFixed(1)} s`);
+
+    if (o.scenario === 'recovery') {
+      await schedule.killAll();
+      await Promise.all((['funding', 'trading'] as Account[]).map((l) => fleet.setLedgerFaults(l, {})));
+    }
+    await schedule.stop();
+    await checker.stopContinuous();
+    const faultsOff = Date.now();
+    log(`faults off at ${((faultsOff - startedAt) / 1000).toFixed(1)} s; draining`);
+
+    // A pending answer from a create whose write had an unknown outcome may name a transfer that was never
+    // written: the client asks again with the same key, as a real one would on a 404, and learns the real one.
+    await inPool([...client.keys.values()].filter((k) => k.status === 'pending'), 16, async (k) => {
+      if (!(await store.get(k.reqId))) await client.submit(k.intent);
+    });
+    const drainSeconds = await checker.drain(client.keys, o.drainBoundS);
+    const finishedAt = Date.now();
+    log(drainSeconds === undefined ? 'drain bound passed' : `all terminal ${drainSeconds.toFixed(1)} s after faults stopped`);
+    // The recovery scenario holds a kill-all to the recovery bound. Amid the chaos a kill-all may follow a
+    // FLUSHALL, whose lost jobs only the sweeper brings back (after STEP_LEASE_MS): there the drain bound holds.
+    const bound = o.scenario === 'recovery' ? o.recoveryBoundS : o.drainBoundS;
+    for (const r of schedule.recoveries) {
+      if (r.seconds === undefined || r.seconds > bound) {
+        checker.violate(
+          'in-flight transfers terminal within the bound after a kill-all',
+          `${r.inFlight} in flight at ${r.at.toFixed(1)} s: ${r.seconds === undefined ? 'not all terminal' : `${r.seconds.toFixed(1)} s`} (bound ${bound} s)`,
+        );
+      }
+    }
+    const rows = await checker.finalCheck(client.keys, since, new Date(Date.now() + 60_000));
+    const outcomes: Record<string, number> = {};
+    for (const r of rows.values()) outcomes[r.state] = (outcomes[r.state] ?? 0) + 1;
+    const during = schedule.injected.map((f) => {
+      const within = [...rows.values()].filter((r) => {
+        const t = (r.createdAt.getTime() - startedAt) / 1000;
+        return t >= f.at && t <= f.until;
+      });
+      return { kind: f.kind, at: f.at, until: f.until, created: within.length, committed: within.filter((r) => r.state === 'committed').length };
+    });
+    const metrics = await fleet.workerMetrics();
+    return {
+      options: o,
+      runId: fleet.runId,
+      outcomes,
+      submitted,
+      client: client.stats,
+      faults: schedule.injected,
+      recoveries: schedule.recoveries,
+      loadSeconds,
+      drainSeconds,
+      throughput: rows.size / ((finishedAt - loadStart) / 1000),
+      during,
+      violations: checker.violations,
+      violationCount: checker.count,
+      checked: Object.fromEntries(checker.checked),
+      liveChecksSkipped: checker.skipped,
+      stalledJobs: metricSum(metrics, 'internal_transfer_jobs_stalled_total'),
+      casConflicts: metricSum(metrics, 'internal_transfer_cas_conflicts_total'),
+    };
+  } finally {
+    await Promise.all([readers.funding.close(), readers.trading.close()]);
+    await ledgerCassandra.shutdown();
+    await cassandra.shutdown();
   }
 }
 
@@ -285,6 +316,9 @@ export function formatSummary(s: ChaosSummary): string {
   const byKind = new Map<string, number>();
   for (const f of s.faults) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
   add('faults', `${s.faults.length}: ${[...byKind.entries()].map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);
+  for (const d of s.during.filter((f) => f.kind === 'cassandra-node')) {
+    add('  node down', `${d.at.toFixed(1)}–${d.until.toFixed(1)} s: ${d.created} transfers created, ${d.committed} of them committed`);
+  }
   for (const r of s.recoveries) {
     const ready = `processes ready after ${r.readySeconds.toFixed(1)} s`;
     add('recovery', `kill-all at ${r.at.toFixed(1)} s: ${r.inFlight} in flight, ${r.seconds === undefined ? 'NOT all terminal' : `all terminal ${r.seconds.toFixed(1)} s after the restart`} (${ready})`);

@@ -6,10 +6,9 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueTransfer, jobIdFor, TRANSFER_QUEUE, type TransferJobData } from '@it/queue';
+import { enqueueTransfer, jobIdFor, TRANSFER_QUEUE, type RedisConnection, type TransferJobData } from '@it/queue';
 import { ARTIFACTS_DIR, launchChromium } from '../support/browser.ts';
 import { eventually } from '../support/processes.ts';
 import { newUserId, Product, tokenFor } from '../support/product.ts';
@@ -24,7 +23,7 @@ const product = new Product({
 });
 let browser: Browser;
 let operator: BrowserContext;
-let redis: Redis;
+let redis: RedisConnection;
 let queue: Queue<TransferJobData>;
 const store = () => opened.store;
 let opened: ReturnType<Product['openStore']>;
@@ -35,7 +34,7 @@ beforeAll(async () => {
   [browser] = await Promise.all([launchChromium(), product.start()]);
   operator = await browser.newContext({ httpCredentials: { username: OPS_USER, password: OPS_PASSWORD } });
   opened = product.openStore();
-  redis = new Redis(product.redisUrl, { maxRetriesPerRequest: null });
+  redis = product.connectRedis();
   queue = new Queue<TransferJobData>(TRANSFER_QUEUE, { connection: redis, prefix: product.prefix });
 });
 

@@ -26,6 +26,7 @@ export async function freeRedisPort(): Promise<number> {
 export class OwnRedis {
   private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-'));
   ports: number[] = [];
+  private stopped = false;
 
   constructor(readonly mode: 'single' | 'cluster') {}
 
@@ -71,10 +72,12 @@ export class OwnRedis {
   async restart(port: number, downMs: number): Promise<void> {
     await stopRedisServer(port);
     await new Promise((r) => setTimeout(r, downMs));
-    await startRedisServer(this.nodeDir(port), port, { cluster: this.mode === 'cluster' });
+    // Stopped meanwhile (an interrupted run): stay stopped.
+    if (!this.stopped) await startRedisServer(this.nodeDir(port), port, { cluster: this.mode === 'cluster' });
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.mode === 'cluster') await redisClusterDown(this.layout);
     else if (this.ports[0] !== undefined) await stopRedisServer(this.ports[0]);
     fs.rmSync(this.dir, { recursive: true, force: true });
