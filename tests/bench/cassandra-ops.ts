@@ -61,3 +61,24 @@ export function sumOps(tables: Record<string, TableOps>): TableOps {
   for (const t of Object.values(tables)) for (const k of Object.keys(total) as (keyof TableOps)[]) total[k] += t[k];
   return total;
 }
+
+/** Native-protocol requests Cassandra has received on each client connection, by the client's port. */
+export async function requestsByPort(client: CassandraClient): Promise<Map<number, number>> {
+  const rs = await client.execute('SELECT port, request_count FROM system_views.clients');
+  return new Map(rs.rows.map((r) => [Number(r.get('port')), Number(r.get('request_count') as bigint | number)]));
+}
+
+/** Requests per process between two readings: `ports` names each process's client ports. */
+export function requestsDelta(
+  before: Map<number, number>,
+  after: Map<number, number>,
+  ports: Record<string, Set<number>>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, own] of Object.entries(ports)) {
+    let n = 0;
+    for (const port of own) n += (after.get(port) ?? 0) - (before.get(port) ?? 0);
+    out[name] = n;
+  }
+  return out;
+}

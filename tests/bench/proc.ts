@@ -83,3 +83,65 @@ export function cpuDelta(before: Record<string, number>, after: Record<string, n
   for (const [name, ms] of Object.entries(after)) if (before[name] !== undefined) out[name] = ms - before[name];
   return out;
 }
+
+/** Local TCP ports of the sockets a process holds (its client connections among them). */
+export function localPortsOf(pid: number): Set<number> {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]!);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    return new Set();
+  }
+  const ports = new Set<number>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[9] && inodes.has(cols[9])) ports.add(parseInt(cols[1]!.split(':').at(-1)!, 16));
+    }
+  }
+  return ports;
+}
+
+/** A JVM system property of a running process (`-Dname=value` on its command line). */
+export function jvmProperty(pid: number, name: string): string | undefined {
+  try {
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const arg = args.find((a) => a.startsWith(`-D${name}=`));
+    return arg?.slice(name.length + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Cassandra's garbage-collection pauses logged between `from` and `to` (its GCInspector logs every pause
+ * of 200 ms or more in system.log, with the server's local time).
+ */
+export function cassandraGcPauses(logDir: string | undefined, from: Date, to: Date): number[] {
+  if (!logDir) return [];
+  let text: string;
+  try {
+    text = fs.readFileSync(`${logDir}/system.log`, 'utf8');
+  } catch {
+    return [];
+  }
+  const pauses: number[] = [];
+  for (const m of text.matchAll(/(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}) GCInspector\.java:\d+ - .*? GC in (\d+)ms/g)) {
+    const at = new Date(`${m[1]}T${m[2]}.${m[3]}`);
+    if (at >= from && at <= to) pauses.push(Number(m[4]));
+  }
+  return pauses;
+}

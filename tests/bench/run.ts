@@ -22,11 +22,12 @@ import { createCassandraClient } from '@it/cassandra';
 import { cassandraSettings, loadBaseConfig } from '@it/config';
 import { root } from '../support/processes.ts';
 import { newUserId, Product, REDIS_URL, tokenFor } from '../support/product.ts';
-import { opsDelta, opsSnapshot, sumOps, type OpsSnapshot, type TableOps } from './cassandra-ops.ts';
-import { measureCeiling, prepareCeilingTable } from './ceiling.ts';
+import { opsDelta, opsSnapshot, requestsByPort, requestsDelta, sumOps, type OpsSnapshot, type TableOps } from './cassandra-ops.ts';
+import { measureCeiling, prepareCeilingTable, requestCosts } from './ceiling.ts';
 import { outcomes, TransferLoad, unexpected, untilTerminal, type Answer, type BenchUser } from './load.ts';
-import { cpuDelta, cpuSnapshot, pidListeningOn } from './proc.ts';
+import { cassandraGcPauses, cpuDelta, cpuSnapshot, jvmProperty, localPortsOf, pidListeningOn } from './proc.ts';
 import { readProfile, summarise, type ProfileSummary } from './profile.ts';
+import { commandsPerTransfer, commandStats } from './redis-ops.ts';
 import { median, medianOf, percentile, round } from './stats.ts';
 
 /** LWTs a transfer cost before issue 18 (transfer row 6, Idempotency-Key claim 1, ledgers 5): the targets' yardstick. */
@@ -47,6 +48,8 @@ const { values: args } = parseArgs({
     // Bundles built beforehand (a folder inside the repository), e.g. of an earlier commit: no build.
     bundles: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    // Cassandra's CPU per request by kind and concurrency: what bounds a transfer's storage cost.
+    bounds: { type: 'boolean', default: false },
     // Where the report goes; --out '' prints it only.
     out: { type: 'string', default: 'docs/benchmark-latest.json' },
   },
@@ -83,7 +86,15 @@ interface RoundFigures {
     closed_loop_p99_ms: number;
   };
   latency: { rate: number; sent: number; p50_ms: number; p99_ms: number; max_ms: number; answered_pending: number };
+  /** What slowed transfers down, over both phases (the workers' counters): each costs a delay or a backoff. */
+  detours: Record<string, number>;
+  /** Cassandra's GC pauses of 200 ms or more (its own log), per phase: each stalls every request in flight. */
+  cassandra_gc_pauses_ms: { peak: number[]; latency: number[] };
   cpu_ms_per_transfer: Record<string, number>;
+  /** Redis commands per transfer by name (INFO commandstats; a script's inner commands included). */
+  redis_commands_per_transfer: Record<string, number>;
+  /** Native-protocol requests each process sent Cassandra (Cassandra's count per client connection). */
+  cassandra_requests_per_transfer: Record<string, number>;
   cassandra_per_transfer: {
     transfer: TableOps;
     ledger: TableOps;
@@ -107,7 +118,7 @@ async function main() {
   } else if (!args['from-source']) {
     const outdir = path.join(root, 'reports/bench/dist');
     log('building the production bundles into', path.relative(root, outdir));
-    execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--outdir', outdir], { stdio: 'inherit' });
+    execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--outdir', outdir], { stdio: ['ignore', 2, 2] });
     process.env.PRODUCT_FROM_BUILD = '1';
     process.env.PRODUCT_BUILD_DIR = path.relative(root, outdir);
   }
@@ -121,16 +132,27 @@ async function main() {
     await prepareCeilingTable(cassandra, ceilingKeyspace);
     log(`ceiling: warm-up ${opt.warmupSeconds} s (load average ${loadAverage()})`);
     await measureCeiling(cassandra, ceilingKeyspace, { concurrency: CONCURRENCY, seconds: opt.warmupSeconds });
-    const before = await measureCeiling(cassandra, ceilingKeyspace, { concurrency: CONCURRENCY, seconds: opt.ceilingSeconds });
+    // Cassandra's and the load generator's CPU during the measurement: what one LWT costs at the ceiling.
+    const ceilingPids = { cassandra: pidListeningOn(cassandraPort) ?? 0, loadgen: process.pid };
+    const measure = async () => {
+      const cpu0 = cpuSnapshot(ceilingPids);
+      const m = await measureCeiling(cassandra, ceilingKeyspace, { concurrency: CONCURRENCY, seconds: opt.ceilingSeconds });
+      const cpu = cpuDelta(cpu0, cpuSnapshot(ceilingPids));
+      return { ...m, cpuMsPerLwt: Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, round(ms / m.lwts, 3)])) };
+    };
+    const before = await measure();
     log(`ceiling before: ${before.lwtPerSecond.toFixed(0)} LWT/s`);
 
     const measured = await measureProduct(cassandra, { cassandraPort, redisPort });
 
-    const after = await measureCeiling(cassandra, ceilingKeyspace, { concurrency: CONCURRENCY, seconds: opt.ceilingSeconds });
+    const after = await measure();
     log(`ceiling after: ${after.lwtPerSecond.toFixed(0)} LWT/s`);
     const ceiling = Math.max(before.lwtPerSecond, after.lwtPerSecond);
 
     const profile = args.profile ? await profileProduct() : undefined;
+    const bounds = args.bounds
+      ? await requestCosts(cassandra, ceilingKeyspace, () => cpuSnapshot(ceilingPids).cassandra ?? 0, { concurrencies: [64, 16, 4], seconds: 6 })
+      : undefined;
 
     const med = medianOf(measured.rounds);
     const ratios = measured.rounds.map((r) => r.peak.transfers_per_second / (ceiling / BASELINE_LWTS_PER_TRANSFER));
@@ -152,14 +174,23 @@ async function main() {
         concurrency: CONCURRENCY,
         lwt_per_second_before: round(before.lwtPerSecond, 0),
         lwt_per_second_after: round(after.lwtPerSecond, 0),
+        cpu_ms_per_lwt: (after.lwtPerSecond > before.lwtPerSecond ? after : before).cpuMsPerLwt,
         lwt_per_second: round(ceiling, 0),
         transfers_per_second_at_12_lwts: round(ceiling / BASELINE_LWTS_PER_TRANSFER, 1),
       },
       result: {
         peak_transfers_per_second: round(med.peak.transfers_per_second, 1),
         peak_over_ceiling: round(median(ratios), 3),
-        latency_at_half_peak: { rate: round(med.latency.rate, 1), p50_ms: round(med.latency.p50_ms), p99_ms: round(med.latency.p99_ms) },
+        latency_at_half_peak: {
+          rate: round(med.latency.rate, 1),
+          p50_ms: round(med.latency.p50_ms),
+          p99_ms: round(med.latency.p99_ms),
+          // Each of Cassandra's long GC pauses in a latency phase stalls every request in flight.
+          cassandra_gc_pauses_ms: measured.rounds.flatMap((r) => r.cassandra_gc_pauses_ms.latency),
+        },
         cpu_ms_per_transfer: roundAll(med.cpu_ms_per_transfer, 2),
+        cassandra_requests_per_transfer: roundAll(med.cassandra_requests_per_transfer, 2),
+        redis_commands_per_transfer: roundAll(med.redis_commands_per_transfer, 2),
         cassandra_per_transfer: {
           transfer: roundAll(med.cassandra_per_transfer.transfer, 2),
           ledger: roundAll(med.cassandra_per_transfer.ledger, 2),
@@ -168,8 +199,10 @@ async function main() {
       },
       rounds: measured.rounds.map((r, i) => ({ ...r, peak_over_ceiling: round(ratios[i]!, 3) })),
       ...(profile ? { profile } : {}),
+      ...(bounds ? { cassandra_cpu_per_request: bounds } : {}),
     };
     printSummary(report);
+    for (const b of bounds ?? []) console.log(`Cassandra CPU/request  ${b.kind} at concurrency ${b.concurrency}: ${b.cassandraCpuMs} ms (${b.perSecond}/s)`);
     if (args.out) {
       fs.writeFileSync(path.join(root, args.out), `${JSON.stringify(report, null, 2)}\n`);
       log('written', args.out);
@@ -216,6 +249,7 @@ async function measureProduct(cassandra: ReturnType<typeof createCassandraClient
   const product = await newProduct().start();
   const { client: storeClient, store } = product.openStore();
   const load = new TransferLoad(product.apiUrl, opt.clients);
+  const redis = new Redis(REDIS_URL);
   try {
     const pids: Record<string, number> = {
       api: product.api.child.pid!,
@@ -226,6 +260,7 @@ async function measureProduct(cassandra: ReturnType<typeof createCassandraClient
     const cassandraPid = pidListeningOn(ports.cassandraPort);
     const redisPid = pidListeningOn(ports.redisPort) ?? (await redisPidOf(REDIS_URL));
     if (cassandraPid) pids.cassandra = cassandraPid;
+    const gcLogDir = cassandraPid ? jvmProperty(cassandraPid, 'cassandra.logdir') : undefined;
     if (redisPid) pids.redis = redisPid;
     log('processes', pids);
 
@@ -243,8 +278,12 @@ async function measureProduct(cassandra: ReturnType<typeof createCassandraClient
     for (let r = 0; r < opt.rounds; r++) {
       const load_average = loadAverage();
       log(`round ${r + 1}/${opt.rounds}: closed loop, ${opt.clients} clients, ${opt.transfers} transfers (load average ${load_average})`);
+      const detours0 = await detours(product);
+      const peakFrom = new Date();
       const cpu0 = cpuSnapshot(pids);
       const ops0 = await opsSnapshot(cassandra);
+      const req0 = await requestsByPort(cassandra);
+      const redis0 = await commandStats(redis);
       const t0 = performance.now();
       const closed = await load.closedLoop(users, { clients: opt.clients, count: opt.transfers, first });
       first += closed.answers.length;
@@ -252,6 +291,11 @@ async function measureProduct(cassandra: ReturnType<typeof createCassandraClient
       const seconds = (performance.now() - t0) / 1000;
       const cpu1 = cpuSnapshot(pids);
       const ops1 = await opsSnapshot(cassandra);
+      const req1 = await requestsByPort(cassandra);
+      const redis1 = await commandStats(redis);
+      const clientPorts = Object.fromEntries(
+        Object.entries(pids).filter(([name]) => !['cassandra', 'redis', 'loadgen'].includes(name)).map(([name, pid]) => [name, localPortsOf(pid)]),
+      );
       check(closed.answers, settled.states);
       const n = closed.answers.length;
       const cost = cassandraCost(ops0, ops1, n, { mine, foreign, transferKeyspace: product.keyspace, benchReads: settled.reads });
@@ -260,13 +304,17 @@ async function measureProduct(cassandra: ReturnType<typeof createCassandraClient
 
       const rate = peak / 2;
       log(`  open loop at ${rate.toFixed(1)}/s for ${opt.openSeconds} s`);
+      const peakTo = new Date();
+      const openFrom = new Date();
       const open = await load.openLoop(users, { rate, seconds: opt.openSeconds, first, seed: r + 1 });
+      const openTo = new Date();
       first += open.sent;
       const openSettled = await untilTerminal(open.answers, (id) => store.get(id));
       check(open.answers, openSettled.states);
       const openMs = open.answers.map((a) => a.ms);
       log(`  p50 ${percentile(openMs, 50).toFixed(1)} ms, p99 ${percentile(openMs, 99).toFixed(1)} ms`);
 
+      const detours1 = await detours(product);
       const closedMs = closed.answers.map((a) => a.ms);
       rounds.push({
         load_average,
@@ -287,16 +335,37 @@ async function measureProduct(cassandra: ReturnType<typeof createCassandraClient
           max_ms: round(Math.max(...openMs)),
           answered_pending: open.answers.filter((a) => a.outcome === 'pending').length,
         },
+        detours: Object.fromEntries(Object.entries(detours1).map(([k, v]) => [k, v - (detours0[k] ?? 0)])),
+        cassandra_gc_pauses_ms: { peak: cassandraGcPauses(gcLogDir, peakFrom, peakTo), latency: cassandraGcPauses(gcLogDir, openFrom, openTo) },
         cpu_ms_per_transfer: Object.fromEntries(Object.entries(cpuDelta(cpu0, cpu1)).map(([k, ms]) => [k, round(ms / n, 2)])),
+        redis_commands_per_transfer: commandsPerTransfer(redis0, redis1, n),
+        cassandra_requests_per_transfer: Object.fromEntries(
+          Object.entries(requestsDelta(req0, req1, clientPorts)).map(([k, count]) => [k, round(count / n, 2)]),
+        ),
         cassandra_per_transfer: cost,
       });
     }
     return { rounds };
   } finally {
+    redis.disconnect();
     await load.close();
     await storeClient.shutdown();
     await product.stop();
   }
+}
+
+const DETOURS = {
+  cas_conflicts: 'internal_transfer_cas_conflicts_total',
+  adapter_pending: 'internal_transfer_adapter_pending_total',
+  step_errors: 'internal_transfer_step_errors_total',
+  jobs_stalled: 'internal_transfer_jobs_stalled_total',
+  sweeper_recovered: 'internal_transfer_sweeper_recovered_total',
+} as const;
+
+async function detours(product: Product): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [name, metric] of Object.entries(DETOURS)) out[name] = await product.workerCounter(metric);
+  return out;
 }
 
 /** Every answer a 200/202, every transfer committed: anything else is not a measurement of the happy path. */
@@ -389,8 +458,10 @@ function printSummary(report: {
   result: {
     peak_transfers_per_second: number;
     peak_over_ceiling: number;
-    latency_at_half_peak: { rate: number; p50_ms: number; p99_ms: number };
+    latency_at_half_peak: { rate: number; p50_ms: number; p99_ms: number; cassandra_gc_pauses_ms: number[] };
     cpu_ms_per_transfer: Record<string, number>;
+    cassandra_requests_per_transfer: Record<string, number>;
+    redis_commands_per_transfer: Record<string, number>;
     cassandra_per_transfer: { transfer: TableOps; ledger: TableOps; total: TableOps };
   };
 }) {
@@ -401,8 +472,11 @@ function printSummary(report: {
       `storage ceiling        ${report.ceiling.lwt_per_second} conditional updates/s (= ${report.ceiling.transfers_per_second_at_12_lwts} transfers/s at 12 LWTs)`,
       `end-to-end peak        ${r.peak_transfers_per_second} transfers/s (median of rounds)`,
       `peak / ceiling         ${r.peak_over_ceiling}   (target ≥ 0.5)`,
-      `latency at half peak   p50 ${r.latency_at_half_peak.p50_ms} ms, p99 ${r.latency_at_half_peak.p99_ms} ms at ${r.latency_at_half_peak.rate}/s   (target p99 ≤ 150 ms)`,
+      `latency at half peak   p50 ${r.latency_at_half_peak.p50_ms} ms, p99 ${r.latency_at_half_peak.p99_ms} ms at ${r.latency_at_half_peak.rate}/s   (target p99 ≤ 150 ms)` +
+        `; Cassandra GC pauses ≥ 200 ms meanwhile: ${r.latency_at_half_peak.cassandra_gc_pauses_ms.join(', ') || 'none'}`,
       `CPU ms per transfer    ${Object.entries(r.cpu_ms_per_transfer).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      `Cassandra requests     ${Object.entries(r.cassandra_requests_per_transfer).map(([k, v]) => `${k} ${v}`).join(', ')} per transfer`,
+      `Redis per transfer     ${Object.entries(r.redis_commands_per_transfer).map(([k, v]) => `${k} ${v}`).join(', ')}`,
       `Cassandra per transfer transfer store: ${ops(r.cassandra_per_transfer.transfer)}; ledgers: ${ops(r.cassandra_per_transfer.ledger)}; total: ${ops(r.cassandra_per_transfer.total)}`,
     ].join('\n'),
   );
