@@ -42,7 +42,7 @@ const NOISE = new Set(['msg', 'level', 'time', 'service', 'name']);
 /** A logger whose lines go to the trace (replays), or nowhere. */
 export function traceLogger(world: World, name: string): Logger {
   if (!world.trace) return silent;
-  return createLogger(name, 'info', {
+  return createLogger(name, 'debug', {
     write(line: string) {
       const entry = JSON.parse(line) as Record<string, unknown>;
       const fields = Object.fromEntries(Object.entries(entry).filter(([k]) => !NOISE.has(k)));
