@@ -202,8 +202,8 @@ export class LedgerStore {
     return claim;
   }
 
-  private async readClaim(ledger: Account, reqId: string, serial = false): Promise<ClaimRow | undefined> {
-    const known = this.claims.get(`${ledger}:${reqId}`);
+  private async readClaim(ledger: Account, reqId: string, serial = false, remembered = true): Promise<ClaimRow | undefined> {
+    const known = remembered ? this.claims.get(`${ledger}:${reqId}`) : undefined;
     if (known) return known;
     const row = (await this.read(Q.readClaim, [ledger, reqId], serial)).first();
     return row ? this.remember(ledger, reqId, this.toClaim(reqId, row)) : undefined;
@@ -354,7 +354,8 @@ export class LedgerStore {
   }
 
   async query(ledger: Account, reqId: string): Promise<OpView | undefined> {
-    const claim = await this.readClaim(ledger, reqId);
+    // The durable record, never this process's memory of it: reconciliation asks what the ledger holds.
+    const claim = await this.readClaim(ledger, reqId, false, false);
     if (!claim) return undefined;
     const view: OpView = {
       reqId,
