@@ -193,12 +193,15 @@ export function createTransferUseCase(deps: CreateTransferDeps) {
       void openTransfers.settled(userId, reqId);
       return { kind: 'result', result: now };
     }
-    // Before the wait, on the same Redis connection as a later `settled`: the two cannot arrive swapped.
-    void openTransfers.opened(userId, reqId, record.createdAt);
     // From here on the transfer exists: whatever fails, the client gets its req_id (never a 5xx that would
     // invite a retry creating a second transfer).
     const result = await awaitOutcome(record, input.startedAt, input.respondAsync ?? false, log);
-    if (result.status !== 'pending') void openTransfers.settled(userId, reqId);
+    // A transfer counts as open once it outlives its answer: one finished within the window (most) costs the
+    // cap nothing, and those still in their window are bounded by the rate limit. Sent before the answer, on
+    // the same Redis connection as any later `settled`, so the two cannot arrive swapped. A replay's transfer
+    // may have been counted by the request that created it.
+    if (result.status === 'pending') void openTransfers.opened(userId, reqId, record.createdAt);
+    else if (replay) void openTransfers.settled(userId, reqId);
     return { kind: 'result', result };
   };
 }

@@ -1,5 +1,6 @@
 // Abuse limits of POST /transfer, checked after authentication and validation and before any Cassandra
-// write: a per-user rate shared by every replica, and a per-user cap on transfers still running. Both live in
+// write: a per-user rate shared by every replica, and a per-user cap on transfers still running after their
+// POST was answered (those still in their sync window are bounded by the rate). Both live in
 // Redis under the queue prefix (one deployment's keys, deleted with its queue) and FAIL OPEN: while Redis is
 // down or slow the transfer is accepted as without limits, since refusing money movements because an
 // accelerator is missing would be worse than letting an abuser through for a while.
@@ -66,7 +67,7 @@ export interface Refusal {
 export interface Limits {
   /** Counts this POST against the user's rate and checks their open transfers; a refusal is answered 429. */
   admitPost(userId: bigint): Promise<Refusal | undefined>;
-  /** The user's transfer `reqId` exists and is not finished. Never rejects. */
+  /** The user's transfer `reqId` exists and was answered not finished. Never rejects. */
   opened(userId: bigint, reqId: string, createdAt: Date): Promise<void>;
   /** The API read `reqId` in a terminal state: it no longer counts. Never rejects. */
   settled(userId: bigint, reqId: string): Promise<void>;

@@ -87,6 +87,29 @@ describe('sync wait', () => {
     expect(res.body).toEqual({ req_id: expect.any(String), status: p.to, message: p.error });
   });
 
+  it('only a transfer answered pending counts against the open-transfers cap', async () => {
+    plan.set('15', { to: 'committed', error: null, delayOnce: false });
+    plan.set('16', 'corrupt');
+    const redis = createRedisConnection(REDIS_URL, 'worker');
+    const open = (user: string) => redis.zrange(`${config.QUEUE_PREFIX}:limits:open:${user}`, 0, -1);
+    let reqId: string | undefined;
+    try {
+      const fast = newUserId();
+      const done = await call(`${api.url}/api/v1/transfer`, { token: await tokenFor(fast), body: transferBody(fast, { amount: '15' }) });
+      expect(done.body).toMatchObject({ status: 'committed' });
+      const slow = newUserId();
+      const pending = await call(`${api.url}/api/v1/transfer`, { token: await tokenFor(slow), body: transferBody(slow, { amount: '16' }) });
+      reqId = pending.body.req_id as string;
+      expect(pending.body).toMatchObject({ status: 'pending' });
+      // Sent before the answer, fire and forget; the fast one would have been sent first, on the same connection.
+      await expect.poll(() => open(slow)).toEqual([reqId]);
+      expect(await open(fast)).toEqual([]);
+    } finally {
+      redis.disconnect();
+      if (reqId) await db.client.execute('UPDATE transfers SET state = ? WHERE req_id = ? IF state = ?', ['failed', reqId, CORRUPT_STATE], { prepare: true });
+    }
+  });
+
   it('a job that fails (corrupt row, unrecoverable) ends the wait; the answer is the row, still pending', async () => {
     plan.set('99', 'corrupt');
     const user = newUserId();
