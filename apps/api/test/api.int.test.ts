@@ -147,10 +147,11 @@ describe('create with no worker running', () => {
     const reqId = res.body.req_id as string;
     const row = await db.store.get(reqId);
     expect(row).toMatchObject({ state: 'init', userId: BigInt(user), assetId: 1, amount: 2500n, source: 'funding', target: 'trading' });
-    // The sweeper only steps in if no worker moved the transfer for a while.
-    expect(row!.nextAttemptAt!.getTime()).toBeGreaterThan(Date.now() + 20_000);
+    // The sweeper only steps in if no worker moved the transfer for a while (10 s of grace from its creation).
+    expect(row!.nextAttemptAt!.getTime()).toBeGreaterThan(t0 + 9_000);
+    // The job carries the row as created, so its first step need not read it back.
     const job = await db.queue.getJob(jobIdFor(reqId));
-    expect(job?.data).toEqual({ reqId });
+    expect(job?.data).toMatchObject({ reqId, created: expect.objectContaining({ userId: user, amount: '2500', source: 'funding', target: 'trading' }) });
     expect(await job?.getState()).toBe('waiting');
   });
 
