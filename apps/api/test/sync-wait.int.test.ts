@@ -91,7 +91,7 @@ describe('sync wait', () => {
     plan.set('15', { to: 'committed', error: null, delayOnce: false });
     plan.set('16', 'corrupt');
     const redis = createRedisConnection(REDIS_URL, 'worker');
-    const open = (user: string) => redis.zrange(`${config.QUEUE_PREFIX}:limits:open:${user}`, 0, -1);
+    const open = (user: string) => redis.zrange(`${config.QUEUE_PREFIX}:limits:open:${user}`, '0', '-1');
     let reqId: string | undefined;
     try {
       const fast = newUserId();
