@@ -2,7 +2,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.stack/**', 'deploy/**', 'dist/**'] },
+  // reports/: generated output (test reports, the bench's own bundles and profiles), like dist/.
+  { ignores: ['**/node_modules/**', '.stack/**', 'deploy/**', 'dist/**', 'reports/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   // scripts/*.mjs are type-checked too (tsconfig checkJs): turn off the core rules the compiler covers
