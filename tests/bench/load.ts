@@ -128,7 +128,8 @@ export async function untilTerminal(
   const deadline = Date.now() + timeoutMs;
   while (open.length) {
     if (Date.now() > deadline) throw new Error(`${open.length} transfers still not terminal after ${timeoutMs} ms`);
-    const rows = await Promise.all(open.map((id) => read(id)));
+    // A read that fails (a loaded node's timeout) is asked again at the next pass.
+    const rows = await Promise.all(open.map((id) => read(id).catch(() => undefined)));
     reads += open.length;
     const still: string[] = [];
     rows.forEach((row, k) => {
