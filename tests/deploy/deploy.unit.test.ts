@@ -23,7 +23,7 @@ let dev: Manifest[];
 beforeAll(() => {
   prod = renderOverlay(path.join(overlaysDir, 'prod'));
   dev = renderOverlay(path.join(overlaysDir, 'dev'));
-});
+}, 60_000);
 
 const find = (ms: Manifest[], kind: string, name?: string) =>
   ms.find((m) => m.doc.kind === kind && (name === undefined || (m.doc.metadata as Obj).name === name))!;
@@ -36,7 +36,10 @@ const edited = (ms: Manifest[], kind: string, name: string | undefined, edit: (d
   });
 const container = (doc: Obj) => doc.spec.template.spec.containers[0] as Obj;
 
-describe('the overlays as shipped', () => {
+// Each validation type-checks every rendered document (about 1–3 s on a quiet machine, far more on a loaded one).
+const slow = { timeout: 120_000 };
+
+describe('the overlays as shipped', slow, () => {
   it.each(['prod', 'dev'])('%s renders and validates with no problem', async (overlay) => {
     const manifests = overlay === 'prod' ? prod : dev;
     expect(manifests.length).toBeGreaterThan(10);
@@ -65,7 +68,7 @@ describe('the overlays as shipped', () => {
   });
 });
 
-describe('the validator catches', () => {
+describe('the validator catches', slow, () => {
   it('an unknown field (a typo the schemas alone accept), naming it', async () => {
     const planted = edited(prod, 'Deployment', 'api', (d) => {
       const probe = container(d).readinessProbe as Obj;
