@@ -7,6 +7,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/test/**/*.unit.test.ts', 'apps/*/test/**/*.unit.test.ts', 'tests/**/*.unit.test.ts'],
+          // A few unit tests run a tool (promtool, kubectl kustomize, the TypeScript checker): seconds, not the default 5.
+          testTimeout: 30_000,
         },
       },
       {
