@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Local stack: the project's own Redis and Cassandra 5, idempotent, all state under .stack/.
-// Usage: node scripts/stack.mjs up|down|status [--nodes 3] [--redis-cluster] [--redis-only|--cassandra-only]
+// Usage: node scripts/stack.mjs up|down|status [--nodes 3 | --fleet] [--redis-cluster] [--redis-only|--cassandra-only]
 // `--redis-cluster`: a 3-master Redis Cluster (REDIS_CLUSTER_PORTS) instead of the single Redis.
 // Dependency-free on purpose: it runs before `npm install` has.
 import { spawn, spawnSync } from 'node:child_process';
@@ -22,6 +22,9 @@ export const REDIS_CLUSTER_DIR = path.join(stackDir, 'redis-cluster');
 // the development node serves everything else.
 export const SINGLE = { name: 'single', nodes: 1, nativePort: 9042, storagePort: 7000 };
 export const CLUSTER = { name: 'cluster', nodes: 3, nativePort: 9142, storagePort: 7100 };
+// The fleet's own 3-node cluster (the chaos runner and `npm run test:fleet` SIGKILL its nodes): other ports and
+// data, so the store's cluster test, which stops the cluster it finds half down, never stops this one under a run.
+export const FLEET = { name: 'fleet', nodes: 3, nativePort: 9242, storagePort: 7200 };
 const CASSANDRA_HEAP = process.env.STACK_CASSANDRA_HEAP ?? '1G';
 
 /** @typedef {{ name: string, nodes: number, nativePort: number, storagePort: number }} Topology */
@@ -450,7 +453,7 @@ async function status() {
     const info = clusterInfo(port);
     console.log(`redis      127.0.0.1:${port}  cluster  ${info.cluster_state ? `up (cluster ${info.cluster_state})` : 'down'}`);
   }
-  for (const t of [SINGLE, CLUSTER]) {
+  for (const t of [SINGLE, CLUSTER, FLEET]) {
     for (let i = 0; i < t.nodes; i++) {
       const host = `127.0.0.${i + 1}`;
       const up = nodePid(t, i) && (await portOpen(host, t.nativePort));
@@ -463,7 +466,7 @@ async function main() {
   const [cmd = 'status', ...rest] = process.argv.slice(2);
   const nodesArg = rest.indexOf('--nodes');
   const nodes = nodesArg >= 0 ? Number(rest[nodesArg + 1]) : 1;
-  const topology = nodes === 3 ? CLUSTER : nodes === 1 ? SINGLE : undefined;
+  const topology = rest.includes('--fleet') ? FLEET : nodes === 3 ? CLUSTER : nodes === 1 ? SINGLE : undefined;
   if (!topology) throw new Error('--nodes must be 1 or 3');
   const only = rest.includes('--cassandra-only') ? 'cassandra' : rest.includes('--redis-only') ? 'redis' : undefined;
   const redisCluster = rest.includes('--redis-cluster');

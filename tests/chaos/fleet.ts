@@ -9,7 +9,7 @@ import type { Account } from '@it/domain';
 import { createRedisConnection, dataNodes, type RedisConnection } from '@it/queue';
 import { sleep } from '@it/runtime';
 import { openTransferStore } from '@it/store';
-import { CLUSTER, cassandraDown, cassandraUp, nodePid, startNode, waitForCql } from '../../scripts/stack.mjs';
+import { cassandraDown, cassandraUp, FLEET, nodePid, startNode, waitForCql } from '../../scripts/stack.mjs';
 import { migrateProduct } from '../../scripts/migrate.ts';
 import { startApp, type AppProcess } from '../support/processes.ts';
 import { ADMIN_TOKEN, JWT_SECRET, SERVICE_TOKEN } from '../support/product.ts';
@@ -40,7 +40,16 @@ interface Slot {
   pastMetrics: string[];
 }
 
-const CLUSTER_CONTACT_POINTS = [1, 2, 3].map((i) => `127.0.0.${i}:${CLUSTER.nativePort}`).join(',');
+const CLUSTER_CONTACT_POINTS = [1, 2, 3].map((i) => `127.0.0.${i}:${FLEET.nativePort}`).join(',');
+
+/**
+ * SIGTERM, then SIGKILL if it has not exited after a grace: a worker finishes its jobs in hand first, which never
+ * happens while Cassandra is unreachable (as Kubernetes' termination grace period would end it).
+ */
+async function stopProcess(proc: AppProcess, graceMs = 10_000): Promise<void> {
+  const exited = proc.kill('SIGTERM');
+  if ((await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)])) === false) await proc.kill('SIGKILL');
+}
 
 export class Fleet {
   readonly runId = `${Date.now().toString(36)}${randomUUID().slice(0, 4)}`;
@@ -95,7 +104,7 @@ export class Fleet {
     await this.redis.start();
     log(`redis (${this.opts.redis}) on ${this.redis.ports.join(',')}`);
     if (this.opts.cassandra === 'cluster') {
-      this.startedCassandraCluster = await cassandraUp(CLUSTER);
+      this.startedCassandraCluster = await cassandraUp(FLEET);
       await this.waitForRing();
     }
     await migrateProduct({ ...process.env, ...this.env });
@@ -231,7 +240,7 @@ export class Fleet {
 
   /** SIGKILLs Cassandra node i (0-based) of the 3-node cluster. */
   killCassandraNode(i: number): void {
-    const pid = nodePid(CLUSTER, i);
+    const pid = nodePid(FLEET, i);
     if (pid === undefined) throw new Error(`cassandra cluster node ${i + 1} is not running`);
     process.kill(pid, 'SIGKILL');
     this.downCassandraNodes.add(i);
@@ -240,8 +249,8 @@ export class Fleet {
   /** Starts Cassandra node i again and waits until it serves CQL and the others see it. */
   async restartCassandraNode(i: number): Promise<void> {
     if (this.stopping && this.startedCassandraCluster) return;
-    const { nodeDir } = await startNode(CLUSTER, i);
-    await waitForCql(`127.0.0.${i + 1}`, CLUSTER.nativePort, nodeDir);
+    const { nodeDir } = await startNode(FLEET, i);
+    await waitForCql(`127.0.0.${i + 1}`, FLEET.nativePort, nodeDir);
     await this.waitForRing();
     this.downCassandraNodes.delete(i);
   }
@@ -268,8 +277,8 @@ export class Fleet {
   async stop(keep = false): Promise<void> {
     this.stopping = true;
     await Promise.allSettled(this.starting);
-    await Promise.all(this.slots.flatMap((s) => (s.proc ? [s.proc.kill('SIGTERM')] : [])));
-    await (await this.ledgersStart?.catch(() => undefined))?.kill('SIGTERM');
+    const ledgers = await this.ledgersStart?.catch(() => undefined);
+    await Promise.all([...this.slots.map((s) => s.proc), ledgers].flatMap((p) => (p ? [stopProcess(p)] : [])));
     // A cluster this run did not start is left whole; one it started is stopped below anyway.
     if (!this.startedCassandraCluster) for (const i of this.downCassandraNodes) await this.restartCassandraNode(i).catch(() => undefined);
     if (!keep) {
@@ -284,7 +293,7 @@ export class Fleet {
       }
     }
     await this.redis.stop();
-    if (this.startedCassandraCluster) await cassandraDown(CLUSTER);
+    if (this.startedCassandraCluster) await cassandraDown(FLEET);
   }
 
   /** The last lines each process wrote, for a failure report. */

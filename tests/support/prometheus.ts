@@ -21,16 +21,27 @@ export function ensurePrometheus(): void {
   ensureSystemCommands({ prometheus: 'prometheus', promtool: 'prometheus' });
 }
 
-/** A port nobody listens on right now (the kernel's pick). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Below the kernel's ephemeral range (32768-60999 by default): a port the kernel picked for us could be handed
+// out again as the source port of some client connection before our server binds it (or while a killed server
+// is down between its restarts), which failed a chaos run with EADDRINUSE. Redis Cluster adds 10000 for its
+// bus port, which stays below the range too.
+const PORT_RANGE = { from: 12_000, to: 22_000 };
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** A port nobody listens on right now, outside the kernel's ephemeral range. */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 1_000; tries++) {
+    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${PORT_RANGE.from}-${PORT_RANGE.to}`);
 }
 
 export interface AlertingRule {
