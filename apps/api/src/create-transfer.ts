@@ -17,7 +17,7 @@ import { pendingResult, resultOf, type TransferResult } from './wire.ts';
  * The sweeper only picks a new transfer up if no worker has moved it by then: a POST that died between the row
  * and the enqueue (and whose client does not retry) waits this long, as a step's lease (STEP_LEASE_MS) does.
  */
-const SWEEPER_GRACE_MS = 10_000;
+export const SWEEPER_GRACE_MS = 10_000;
 /** An add that has not reached Redis by then is left to the sweeper; the answer must not wait on Redis. */
 const ENQUEUE_TIMEOUT_MS = 1_000;
 
