@@ -128,7 +128,7 @@ export function jvmProperty(pid: number, name: string): string | undefined {
 
 /**
  * Cassandra's garbage-collection pauses logged between `from` and `to` (its GCInspector logs every pause
- * of 200 ms or more in system.log, with the server's local time).
+ * of gc_log_threshold (50 ms) or more in system.log, with the server's local time).
  */
 export function cassandraGcPauses(logDir: string | undefined, from: Date, to: Date): number[] {
   if (!logDir) return [];
