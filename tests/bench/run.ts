@@ -131,7 +131,7 @@ async function main() {
     }
     await prepareCeilingTable(cassandra, ceilingKeyspace);
     // A freshly started Cassandra does a fifth of its warm rate until its JIT has compiled the LWT path: warm up
-    // in slices until a slice is within 5 % of the one before (at least --warmup-seconds, at most 120 s); it still
+    // in slices until a slice is within 10 % of the one before (at least --warmup-seconds, at most 120 s); it still
     // creeps up for minutes, which is why the ceiling is measured again after the rounds.
     log(`ceiling: warm-up, at least ${opt.warmupSeconds} s (load average ${loadAverage()})`);
     const warmupStart = performance.now();
@@ -139,7 +139,7 @@ async function main() {
       const { lwtPerSecond } = await measureCeiling(cassandra, ceilingKeyspace, { concurrency: CONCURRENCY, seconds: 5 });
       const elapsed = (performance.now() - warmupStart) / 1000;
       log(`  warm-up: ${lwtPerSecond.toFixed(0)} LWT/s`);
-      if ((elapsed >= opt.warmupSeconds && Math.abs(lwtPerSecond - previous) <= 0.05 * previous) || elapsed >= 120) break;
+      if ((elapsed >= opt.warmupSeconds && Math.abs(lwtPerSecond - previous) <= 0.1 * previous) || elapsed >= 120) break;
       previous = lwtPerSecond;
     }
     // Cassandra's and the load generator's CPU during the measurement: what one LWT costs at the ceiling.
