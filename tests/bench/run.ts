@@ -11,7 +11,8 @@
 // absolute figures move with whatever else this shared machine runs.
 //
 // Runs the production bundles (built into reports/bench/dist, never over someone's dist/) unless
-// --from-source. Needs Cassandra and Redis (REDIS_URL; the environment's, else the local stack's).
+// --from-source. Runs on the Cassandra and Redis the environment names, else on the local stack's (started if
+// it is not up, and left up).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { createCassandraClient } from '@it/cassandra';
 import { cassandraSettings, loadBaseConfig } from '@it/config';
+import { cassandraUp, redisUp, SINGLE } from '../../scripts/stack.mjs';
 import { root } from '../support/processes.ts';
 import { newUserId, Product, REDIS_URL, tokenFor } from '../support/product.ts';
 import { opsDelta, opsSnapshot, requestsByPort, requestsDelta, sumOps, type OpsSnapshot, type TableOps } from './cassandra-ops.ts';
@@ -106,6 +108,10 @@ interface RoundFigures {
 }
 
 async function main() {
+  // The local stack unless the environment names servers: up if needed, and left up (a warm Cassandra measures
+  // truer; `npm run stack:down` stops it).
+  if (!process.env.REDIS_URL) await redisUp();
+  if (!process.env.CASSANDRA_CONTACT_POINTS) await cassandraUp(SINGLE);
   const config = loadBaseConfig({ ...process.env, NODE_ENV: 'test' });
   const settings = cassandraSettings(config);
   const cassandra = createCassandraClient(settings);
