@@ -23,9 +23,9 @@ export function ensurePrometheus(): void {
 
 // Below the kernel's ephemeral range (32768-60999 by default): a port the kernel picked for us could be handed
 // out again as the source port of some client connection before our server binds it (or while a killed server
-// is down between its restarts), which failed a chaos run with EADDRINUSE. Redis Cluster adds 10000 for its
-// bus port, which stays below the range too.
-const PORT_RANGE = { from: 12_000, to: 22_000 };
+// is down between its restarts), which failed a chaos run with EADDRINUSE. Below the end-to-end products' fixed
+// ports too (18180 and up); Redis Cluster adds 10000 for its bus port, which stays below the ephemeral range.
+const PORT_RANGE = { from: 10_000, to: 18_000 };
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
