@@ -3,7 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { opsDelta, sumOps, type OpsSnapshot } from './cassandra-ops.ts';
 import { transferFor } from './load.ts';
-import { cpuMs } from './proc.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { cassandraBackgroundWork, cassandraGcPauses, cpuMs } from './proc.ts';
 import { originOf, summarise, type CpuProfile } from './profile.ts';
 import { median, medianOf, percentile } from './stats.ts';
 
@@ -57,6 +60,33 @@ describe('/proc', () => {
     while (Date.now() < until && cpuMs(process.pid)! - start < 50) for (let i = 0; i < 1e5; i++) Math.sqrt(i);
     expect(cpuMs(process.pid)! - start).toBeGreaterThanOrEqual(50);
     expect(cpuMs(2 ** 30)).toBeUndefined();
+  });
+});
+
+describe("Cassandra's log", () => {
+  // Lines as Cassandra 5.0 writes them (system.log, the server's local time).
+  const log = [
+    'INFO  [Notification Thread] 2026-11-28 03:22:01,732 GCInspector.java:286 - G1 Young Generation GC in 53ms.  G1 Eden Space: 480247808 -> 0;',
+    'INFO  [Notification Thread] 2026-11-28 03:22:03,100 GCInspector.java:286 - G1 Young Generation GC in 61ms.  G1 Eden Space: 480247808 -> 0;',
+    "INFO  [SlabPoolCleaner] 2026-11-28 03:22:04,429 ColumnFamilyStore.java:1052 - Enqueuing flush of system.paxos, Reason: MEMTABLE_LIMIT, Usage: 38.320MiB (15%) on-heap, 0B (0%) off-heap",
+    'INFO  [MigrationStage:1] 2026-11-28 03:22:04,500 ColumnFamilyStore.java:1052 - Enqueuing flush of system_schema.tables, Reason: SCHEMA_CHANGE, Usage: 1.2KiB (0%) on-heap, 0B (0%) off-heap',
+    'INFO  [CompactionExecutor:2] 2026-11-28 03:22:08,942 CompactionTask.java:274 - Compacted (e256b760-eada-11f1-980d-3f63c7df8a55) 2 sstables to [/x/data/data/system/paxos-b7b7f0c2fd0a34108c053ef614bb7c2d/nb-91-big,] to level=0.  52.874MiB to 52.653MiB (~99% of original) in 4,311ms.  Read Throughput = 7.984MiB/s',
+    'INFO  [CompactionExecutor:2] 2026-11-28 03:22:09,100 CompactionTask.java:274 - Compacted (e256b760-eada-11f1-980d-3f63c7df8a56) 4 sstables to [/x/data/data/bench_ledger/ops-b7b7f0c2fd0a34108c053ef614bb7c2d/nb-9-big,] to level=0.  1MiB to 1MiB (~99% of original) in 120ms.  Read Throughput = 7.984MiB/s',
+  ].join('\n');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-log-'));
+  fs.writeFileSync(path.join(dir, 'system.log'), `${log}\n`);
+  const at = (time: string) => new Date(`2026-11-28T${time}`);
+
+  it('GC pauses inside the window', () => {
+    expect(cassandraGcPauses(dir, at('03:22:02'), at('03:22:10'))).toEqual([61]);
+    expect(cassandraGcPauses(undefined, at('03:22:02'), at('03:22:10'))).toEqual([]);
+  });
+
+  it('forced flushes and long compactions overlapping the window, nothing else', () => {
+    expect(cassandraBackgroundWork(dir, at('03:22:02'), at('03:22:10'))).toEqual(['flush system.paxos', 'compaction system.paxos 4.3 s']);
+    // The compaction began at 03:22:04.6, inside a window that ended before it finished.
+    expect(cassandraBackgroundWork(dir, at('03:22:04.5'), at('03:22:05'))).toEqual(['compaction system.paxos 4.3 s']);
+    expect(cassandraBackgroundWork(dir, at('03:22:10'), at('03:22:20'))).toEqual([]);
   });
 });
 

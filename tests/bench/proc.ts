@@ -145,3 +145,31 @@ export function cassandraGcPauses(logDir: string | undefined, from: Date, to: Da
   }
   return pauses;
 }
+
+/**
+ * Cassandra's memtable flushes forced by memory use and its compactions of a second or more that overlap
+ * `from`–`to` (system.log), e.g.
+ * `flush system.paxos`, `compaction system.paxos 6.6 s`: on two shared cores each takes a core, and a
+ * compaction of the Paxos state stalls every request in flight (docs/performance.md).
+ */
+export function cassandraBackgroundWork(logDir: string | undefined, from: Date, to: Date): string[] {
+  if (!logDir) return [];
+  let text: string;
+  try {
+    text = fs.readFileSync(`${logDir}/system.log`, 'utf8');
+  } catch {
+    return [];
+  }
+  const at = (m: RegExpMatchArray) => new Date(`${m[1]}T${m[2]}.${m[3]}`);
+  const work: string[] = [];
+  for (const m of text.matchAll(/(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}) ColumnFamilyStore\.java:\d+ - Enqueuing flush of (\S+?), Reason: MEMTABLE_LIMIT/g)) {
+    const t = at(m);
+    if (t >= from && t <= to) work.push(`flush ${m[4]}`);
+  }
+  for (const m of text.matchAll(/(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}) CompactionTask\.java:\d+ - Compacted \(\S+\) \d+ sstables to \[[^\]]*\/([^/\]]+)\/([^/\]-]+)-[0-9a-f]{32}\/[^\]]*\].*? in ([\d,]+)ms/g)) {
+    const end = at(m);
+    const ms = Number(m[6]!.replaceAll(',', ''));
+    if (ms >= 1_000 && end >= from && end.getTime() - ms <= to.getTime()) work.push(`compaction ${m[4]}.${m[5]} ${(ms / 1000).toFixed(1)} s`);
+  }
+  return work;
+}

@@ -27,7 +27,7 @@ import { newUserId, Product, REDIS_URL, tokenFor } from '../support/product.ts';
 import { opsDelta, opsSnapshot, requestsByPort, requestsDelta, sumOps, type OpsSnapshot, type TableOps } from './cassandra-ops.ts';
 import { measureCeiling, prepareCeilingTable, requestCosts } from './ceiling.ts';
 import { outcomes, TransferLoad, unexpected, untilTerminal, type Answer, type BenchUser } from './load.ts';
-import { cassandraGcPauses, cpuDelta, cpuSnapshot, jvmProperty, localPortsOf, pidListeningOn } from './proc.ts';
+import { cassandraBackgroundWork, cassandraGcPauses, cpuDelta, cpuSnapshot, jvmProperty, localPortsOf, pidListeningOn } from './proc.ts';
 import { readProfile, summarise, type ProfileSummary } from './profile.ts';
 import { commandsPerTransfer, commandStats } from './redis-ops.ts';
 import { median, medianOf, percentile, round } from './stats.ts';
@@ -92,6 +92,8 @@ interface RoundFigures {
   detours: Record<string, number>;
   /** Cassandra's GC pauses of 50 ms or more (its own log, gc_log_threshold), per phase: each stalls every request in flight. */
   cassandra_gc_pauses_ms: { peak: number[]; latency: number[] };
+  /** Cassandra's memtable flushes forced by memory use and compactions of 1 s or more, per phase (its own log). */
+  cassandra_background_work: { peak: string[]; latency: string[] };
   cpu_ms_per_transfer: Record<string, number>;
   /** Redis commands per transfer by name (INFO commandstats; a script's inner commands included). */
   redis_commands_per_transfer: Record<string, number>;
@@ -203,6 +205,8 @@ async function main() {
           p99_ms: round(med.latency.p99_ms),
           // Each of Cassandra's long GC pauses in a latency phase stalls every request in flight.
           cassandra_gc_pauses_ms: measured.rounds.flatMap((r) => r.cassandra_gc_pauses_ms.latency),
+          // A forced flush of system.paxos and the compaction after it take both cores for seconds.
+          cassandra_background_work: measured.rounds.map((r) => r.cassandra_background_work.latency),
         },
         cpu_ms_per_transfer: roundAll(med.cpu_ms_per_transfer, 2),
         cassandra_requests_per_transfer: roundAll(med.cassandra_requests_per_transfer, 2),
@@ -328,7 +332,8 @@ async function measureProduct(cassandra: ReturnType<typeof createCassandraClient
       const openSettled = await untilTerminal(open.answers, (id) => store.get(id));
       check(open.answers, openSettled.states);
       const openMs = open.answers.map((a) => a.ms);
-      log(`  p50 ${percentile(openMs, 50).toFixed(1)} ms, p99 ${percentile(openMs, 99).toFixed(1)} ms`);
+      const openBackground = cassandraBackgroundWork(gcLogDir, openFrom, openTo);
+      log(`  p50 ${percentile(openMs, 50).toFixed(1)} ms, p99 ${percentile(openMs, 99).toFixed(1)} ms; Cassandra meanwhile: ${openBackground.join(', ') || 'no forced flush or long compaction'}`);
 
       const detours1 = await detours(product);
       const closedMs = closed.answers.map((a) => a.ms);
@@ -353,6 +358,7 @@ async function measureProduct(cassandra: ReturnType<typeof createCassandraClient
         },
         detours: Object.fromEntries(Object.entries(detours1).map(([k, v]) => [k, v - (detours0[k] ?? 0)])),
         cassandra_gc_pauses_ms: { peak: cassandraGcPauses(gcLogDir, peakFrom, peakTo), latency: cassandraGcPauses(gcLogDir, openFrom, openTo) },
+        cassandra_background_work: { peak: cassandraBackgroundWork(gcLogDir, peakFrom, peakTo), latency: openBackground },
         cpu_ms_per_transfer: Object.fromEntries(Object.entries(cpuDelta(cpu0, cpu1)).map(([k, ms]) => [k, round(ms / n, 2)])),
         redis_commands_per_transfer: commandsPerTransfer(redis0, redis1, n),
         cassandra_requests_per_transfer: Object.fromEntries(
@@ -480,6 +486,7 @@ async function profileProduct(): Promise<Record<string, ProfileSummary & { busyM
 
 function printSummary(report: {
   ceiling: { lwt_per_second: number; transfers_per_second_at_12_lwts: number };
+  rounds: { latency: { p99_ms: number }; cassandra_background_work: { latency: string[] } }[];
   result: {
     peak_transfers_per_second: number;
     peak_over_ceiling: number;
@@ -499,6 +506,7 @@ function printSummary(report: {
       `peak / ceiling         ${r.peak_over_ceiling}   (target ≥ 0.5)`,
       `latency at half peak   p50 ${r.latency_at_half_peak.p50_ms} ms, p99 ${r.latency_at_half_peak.p99_ms} ms at ${r.latency_at_half_peak.rate}/s   (target p99 ≤ 150 ms)` +
         `; Cassandra GC pauses ≥ 50 ms meanwhile: ${r.latency_at_half_peak.cassandra_gc_pauses_ms.join(', ') || 'none'}`,
+      `p99 by round           ${report.rounds.map((x) => `${x.latency.p99_ms} ms (${x.cassandra_background_work.latency.join(', ') || 'no forced flush or long compaction'})`).join('; ')}`,
       `CPU ms per transfer    ${Object.entries(r.cpu_ms_per_transfer).map(([k, v]) => `${k} ${v}`).join(', ')}`,
       `Cassandra requests     ${Object.entries(r.cassandra_requests_per_transfer).map(([k, v]) => `${k} ${v}`).join(', ')} per transfer`,
       `Redis per transfer     ${Object.entries(r.redis_commands_per_transfer).map(([k, v]) => `${k} ${v}`).join(', ')}`,
