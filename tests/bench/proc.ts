@@ -126,50 +126,51 @@ export function jvmProperty(pid: number, name: string): string | undefined {
   }
 }
 
+/** The node's system.log (empty when there is none): read once, then searched for each kind of event. */
+export function readCassandraLog(logDir: string | undefined): string {
+  if (!logDir) return '';
+  try {
+    return fs.readFileSync(`${logDir}/system.log`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Each line of `log` matching `event`, with the time it was logged (the server's local time) and its groups. */
+function* logged(log: string, event: string): Generator<{ at: Date; groups: Record<string, string> }> {
+  const line = new RegExp(String.raw`(?<date>\d{4}-\d\d-\d\d) (?<time>\d\d:\d\d:\d\d),(?<millis>\d{3}) ${event}`, 'g');
+  for (const m of log.matchAll(line)) {
+    const groups = m.groups!;
+    yield { at: new Date(`${groups.date}T${groups.time}.${groups.millis}`), groups };
+  }
+}
+
 /**
  * Cassandra's garbage-collection pauses logged between `from` and `to` (its GCInspector logs every pause
- * of gc_log_threshold (50 ms) or more in system.log, with the server's local time).
+ * of gc_log_threshold (50 ms) or more).
  */
-export function cassandraGcPauses(logDir: string | undefined, from: Date, to: Date): number[] {
-  if (!logDir) return [];
-  let text: string;
-  try {
-    text = fs.readFileSync(`${logDir}/system.log`, 'utf8');
-  } catch {
-    return [];
-  }
+export function cassandraGcPauses(log: string, from: Date, to: Date): number[] {
   const pauses: number[] = [];
-  for (const m of text.matchAll(/(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}) GCInspector\.java:\d+ - .*? GC in (\d+)ms/g)) {
-    const at = new Date(`${m[1]}T${m[2]}.${m[3]}`);
-    if (at >= from && at <= to) pauses.push(Number(m[4]));
+  for (const { at, groups } of logged(log, String.raw`GCInspector\.java:\d+ - .*? GC in (?<ms>\d+)ms`)) {
+    if (at >= from && at <= to) pauses.push(Number(groups.ms));
   }
   return pauses;
 }
 
 /**
  * Cassandra's memtable flushes forced by memory use and its compactions of a second or more that overlap
- * `from`–`to` (system.log), e.g.
- * `flush system.paxos`, `compaction system.paxos 6.6 s`: on two shared cores each takes a core, and a
- * compaction of the Paxos state stalls every request in flight (docs/performance.md).
+ * `from`–`to`, e.g. `flush system.paxos`, `compaction system.paxos 6.6 s`: on two shared cores each takes a
+ * core, and a compaction of the Paxos state stalls every request in flight (docs/performance.md).
  */
-export function cassandraBackgroundWork(logDir: string | undefined, from: Date, to: Date): string[] {
-  if (!logDir) return [];
-  let text: string;
-  try {
-    text = fs.readFileSync(`${logDir}/system.log`, 'utf8');
-  } catch {
-    return [];
-  }
-  const at = (m: RegExpMatchArray) => new Date(`${m[1]}T${m[2]}.${m[3]}`);
+export function cassandraBackgroundWork(log: string, from: Date, to: Date): string[] {
   const work: string[] = [];
-  for (const m of text.matchAll(/(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}) ColumnFamilyStore\.java:\d+ - Enqueuing flush of (\S+?), Reason: MEMTABLE_LIMIT/g)) {
-    const t = at(m);
-    if (t >= from && t <= to) work.push(`flush ${m[4]}`);
+  for (const { at, groups } of logged(log, String.raw`ColumnFamilyStore\.java:\d+ - Enqueuing flush of (?<table>\S+?), Reason: MEMTABLE_LIMIT`)) {
+    if (at >= from && at <= to) work.push(`flush ${groups.table}`);
   }
-  for (const m of text.matchAll(/(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}) CompactionTask\.java:\d+ - Compacted \(\S+\) \d+ sstables to \[[^\]]*\/([^/\]]+)\/([^/\]-]+)-[0-9a-f]{32}\/[^\]]*\].*? in ([\d,]+)ms/g)) {
-    const end = at(m);
-    const ms = Number(m[6]!.replaceAll(',', ''));
-    if (ms >= 1_000 && end >= from && end.getTime() - ms <= to.getTime()) work.push(`compaction ${m[4]}.${m[5]} ${(ms / 1000).toFixed(1)} s`);
+  const compacted = String.raw`CompactionTask\.java:\d+ - Compacted \(\S+\) \d+ sstables to \[[^\]]*\/(?<keyspace>[^/\]]+)\/(?<table>[^/\]-]+)-[0-9a-f]{32}\/[^\]]*\].*? in (?<ms>[\d,]+)ms`;
+  for (const { at: end, groups } of logged(log, compacted)) {
+    const ms = Number(groups.ms!.replaceAll(',', ''));
+    if (ms >= 1_000 && end >= from && end.getTime() - ms <= to.getTime()) work.push(`compaction ${groups.keyspace}.${groups.table} ${(ms / 1000).toFixed(1)} s`);
   }
   return work;
 }

@@ -27,7 +27,7 @@ import { newUserId, Product, REDIS_URL, tokenFor } from '../support/product.ts';
 import { opsDelta, opsSnapshot, requestsByPort, requestsDelta, sumOps, type OpsSnapshot, type TableOps } from './cassandra-ops.ts';
 import { measureCeiling, prepareCeilingTable, requestCosts } from './ceiling.ts';
 import { outcomes, TransferLoad, unexpected, untilTerminal, type Answer, type BenchUser } from './load.ts';
-import { cassandraBackgroundWork, cassandraGcPauses, cpuDelta, cpuSnapshot, jvmProperty, localPortsOf, pidListeningOn } from './proc.ts';
+import { cassandraBackgroundWork, cassandraGcPauses, cpuDelta, cpuSnapshot, jvmProperty, localPortsOf, pidListeningOn, readCassandraLog } from './proc.ts';
 import { readProfile, summarise, type ProfileSummary } from './profile.ts';
 import { commandsPerTransfer, commandStats } from './redis-ops.ts';
 import { median, medianOf, percentile, round } from './stats.ts';
@@ -280,7 +280,7 @@ async function measureProduct(cassandra: ReturnType<typeof createCassandraClient
     const cassandraPid = pidListeningOn(ports.cassandraPort);
     const redisPid = pidListeningOn(ports.redisPort) ?? (await redisPidOf(REDIS_URL));
     if (cassandraPid) pids.cassandra = cassandraPid;
-    const gcLogDir = cassandraPid ? jvmProperty(cassandraPid, 'cassandra.logdir') : undefined;
+    const cassandraLogDir = cassandraPid ? jvmProperty(cassandraPid, 'cassandra.logdir') : undefined;
     if (redisPid) pids.redis = redisPid;
     log('processes', pids);
 
@@ -332,7 +332,9 @@ async function measureProduct(cassandra: ReturnType<typeof createCassandraClient
       const openSettled = await untilTerminal(open.answers, (id) => store.get(id));
       check(open.answers, openSettled.states);
       const openMs = open.answers.map((a) => a.ms);
-      const openBackground = cassandraBackgroundWork(gcLogDir, openFrom, openTo);
+      // Cassandra's log of both phases, read once.
+      const cassandraLog = readCassandraLog(cassandraLogDir);
+      const openBackground = cassandraBackgroundWork(cassandraLog, openFrom, openTo);
       log(`  p50 ${percentile(openMs, 50).toFixed(1)} ms, p99 ${percentile(openMs, 99).toFixed(1)} ms; Cassandra meanwhile: ${openBackground.join(', ') || 'no forced flush or long compaction'}`);
 
       const detours1 = await detours(product);
@@ -357,8 +359,8 @@ async function measureProduct(cassandra: ReturnType<typeof createCassandraClient
           answered_pending: open.answers.filter((a) => a.outcome === 'pending').length,
         },
         detours: Object.fromEntries(Object.entries(detours1).map(([k, v]) => [k, v - (detours0[k] ?? 0)])),
-        cassandra_gc_pauses_ms: { peak: cassandraGcPauses(gcLogDir, peakFrom, peakTo), latency: cassandraGcPauses(gcLogDir, openFrom, openTo) },
-        cassandra_background_work: { peak: cassandraBackgroundWork(gcLogDir, peakFrom, peakTo), latency: openBackground },
+        cassandra_gc_pauses_ms: { peak: cassandraGcPauses(cassandraLog, peakFrom, peakTo), latency: cassandraGcPauses(cassandraLog, openFrom, openTo) },
+        cassandra_background_work: { peak: cassandraBackgroundWork(cassandraLog, peakFrom, peakTo), latency: openBackground },
         cpu_ms_per_transfer: Object.fromEntries(Object.entries(cpuDelta(cpu0, cpu1)).map(([k, ms]) => [k, round(ms / n, 2)])),
         redis_commands_per_transfer: commandsPerTransfer(redis0, redis1, n),
         cassandra_requests_per_transfer: Object.fromEntries(

@@ -27,7 +27,8 @@ export function ensurePrometheus(): void {
 // ports too (18180 and up); Redis Cluster adds 10000 for its bus port, which stays below the ephemeral range.
 const PORT_RANGE = { from: 10_000, to: 18_000 };
 
-function canListen(port: number): Promise<boolean> {
+/** Whether a server can listen on `port` right now. */
+export function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once('error', () => resolve(false));

@@ -2,24 +2,17 @@
 // nodes, as `npm run stack:up -- --redis-cluster` does), so the test may flush, stop and restart it without
 // disturbing anyone else on the machine.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { redisClusterDown, redisClusterNodes, redisClusterUp, startRedisServer, stopRedisServer } from '../../scripts/stack.mjs';
-import { freePort } from './prometheus.ts';
+import { canListen, freePort } from './prometheus.ts';
 
-/** A free port whose cluster-bus port (+10000) is free too. */
+/** A free port whose cluster-bus port (+10000, inside the 16-bit range for every port freePort picks) is free too. */
 export async function freeRedisPort(): Promise<number> {
   for (;;) {
     const port = await freePort();
-    if (port + 10_000 > 65_535) continue;
-    const bus = await new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port + 10_000, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (bus) return port;
+    if (await canListen(port + 10_000)) return port;
   }
 }
 
