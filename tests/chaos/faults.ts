@@ -45,8 +45,18 @@ export interface FaultHooks {
   activeNow(): Promise<Set<string>>;
   /** Resolves once every one of `reqIds` is terminal, or false after `timeoutMs`. */
   allTerminal(reqIds: Set<string>, timeoutMs: number): Promise<boolean>;
+  /** Transfers the load has submitted so far. */
+  submitted(): number;
   log(line: string): void;
 }
+
+/**
+ * A ledger fault window lasts its drawn time and until this many transfers were submitted through it (at most
+ * LEDGER_WINDOW_MAX_MS): a window the load did not pass through tests nothing, as when every client waits on a
+ * transfer a FLUSHALL lost until the sweeper brings it back.
+ */
+const LEDGER_WINDOW_TRANSFERS = 60;
+const LEDGER_WINDOW_MAX_MS = 60_000;
 
 const LEDGERS: Account[] = ['funding', 'trading'];
 
@@ -121,6 +131,8 @@ export class FaultSchedule {
         // brings every process up again before the final checks.
         await this.inject(kind).catch((err: unknown) => this.hooks.log(`fault ${kind} failed: ${String(err)}`));
       }
+      // A round is complete once its ledger windows are over too: the load runs until then.
+      await Promise.all(this.background);
       this.completedRounds++;
     }
   }
@@ -192,17 +204,20 @@ export class FaultSchedule {
         if (kind === 'ledger-latency') Object.assign(faults, { latency_ms: Math.round(r.between(100, 800)), latency_jitter_ms: 200 });
         if (kind === 'ledger-errors') faults.error_rate = Number(r.between(0.2, 0.6).toFixed(2));
         if (kind === 'ledger-drop') faults.drop_response_rate = Number(r.between(0.1, 0.4).toFixed(2));
-        if (kind === 'ledger-refuse') faults.refuse_rate = Number(r.between(0.05, 0.3).toFixed(2));
+        if (kind === 'ledger-refuse') faults.refuse_rate = Number(r.between(0.1, 0.3).toFixed(2));
         // One fault window per ledger at a time: the other ledger, or the first to be free again.
         while (this.busyLedgers.size === LEDGERS.length) await Promise.race(this.background);
         if (this.stopping) return;
         if (this.busyLedgers.has(ledger)) ledger = LEDGERS.find((l) => !this.busyLedgers.has(l))!;
         this.busyLedgers.add(ledger);
-        const over = this.record(kind, `${ledger} ${JSON.stringify({ ...faults, seed: undefined })} for ${windowMs} ms`);
+        const over = this.record(kind, `${ledger} ${JSON.stringify({ ...faults, seed: undefined })} for ${windowMs} ms and ${LEDGER_WINDOW_TRANSFERS} transfers`);
         await this.fleet.setLedgerFaults(ledger, faults);
+        const submittedBefore = this.hooks.submitted();
         this.inBackground(async () => {
           try {
             await sleep(windowMs);
+            const latest = Date.now() + LEDGER_WINDOW_MAX_MS - windowMs;
+            while (!this.stopping && this.hooks.submitted() - submittedBefore < LEDGER_WINDOW_TRANSFERS && Date.now() < latest) await sleep(200);
             await this.fleet.setLedgerFaults(ledger, {});
             over();
           } finally {

@@ -200,7 +200,7 @@ async function runOn(fleet: Fleet, o: ChaosOptions, log: (line: string) => void,
     const schedule = new FaultSchedule(
       fleet, new Random(random.seedFor()),
       { kinds: o.scenario === 'chaos' ? o.faults : [], gap: o.gap, waitS: Math.max(o.recoveryBoundS, o.drainBoundS) },
-      { activeNow, allTerminal, log },
+      { activeNow, allTerminal, submitted: () => submitted, log },
       startedAt,
     );
     checker.startContinuous();
