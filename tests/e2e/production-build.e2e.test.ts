@@ -200,7 +200,12 @@ beforeAll(async () => {
   });
   await ready('ledgers', `https://127.0.0.1:${ports.funding}/readyz`, ledgers.output, ledgers.child, true);
   beforeMigration = {
-    api: await eventually('the API to answer', () => fetch(`http://127.0.0.1:${ports.api}/readyz`).then(async (r) => ({ status: r.status, body: await r.json() }))),
+    // Once its Redis connection is up (the first answers may come before it): then only the schema keeps it unready.
+    api: await eventually('the API to answer with Redis connected', () =>
+      fetch(`http://127.0.0.1:${ports.api}/readyz`).then(async (r) => {
+        const answer = { status: r.status, body: (await r.json()) as { redis?: string } };
+        return answer.body.redis === 'ok' ? answer : undefined;
+      })),
     worker: await eventually('the worker to answer', () => fetch(`http://127.0.0.1:${ports.worker}/readyz`).then((r) => r.status)),
   };
   await migrateSchema('transfer');
